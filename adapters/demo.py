@@ -1,0 +1,101 @@
+"""`alur demo`: offices, one demo account per lane role, the seed SOPs deployed, one case walked through."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from adapters.sql import Office
+from engine import services
+from engine.passwords import hash_password
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+OFFICES = [
+    Office("MALUT", "Kanwil Maluku Utara", "Asia/Jayapura", "working"),
+    Office("DKI", "Kanwil DKI Jakarta", "Asia/Jakarta", "working"),
+    Office("BABEL", "Kanwil Kep. Bangka Belitung", "Asia/Jakarta", "working"),
+    Office("BENGKULU", "Kanwil Bengkulu", "Asia/Jakarta", "working"),
+]
+TEMPLATE_OFFICE = "DKI"  # where the demo runs SOP templates that belong to no office
+DEMO_PASSWORD = "demo12345"
+WALK_KEY = "sop_003_pengaduan_masyarakat"
+
+
+def slug(text: str) -> str:
+    """A login name part from a lane name: 'Kasubag PPHTI' -> 'kasubag-pphti'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "peran"
+
+
+def demo_username(lane: str, office: str) -> str:
+    return f"{slug(lane)}.{office.lower()}"
+
+
+def seed(app, files=None) -> list[tuple[str, str, str]]:
+    """Create offices and the admin, deploy the seed diagrams, and an account per lane role; return the accounts."""
+    files = files or sorted(SEED_DIR.glob("*.bpmn"))
+    with app.uow() as uow:
+        for office in OFFICES:
+            uow.directory.add_office(office)
+        if not uow.directory.exists("admin"):
+            uow.directory.add_user("admin", hash_password(DEMO_PASSWORD), "Administrator", None, services.utcnow())
+        uow.directory.grant("admin", "admin", None)
+        uow.commit()
+    results, _ = services.deploy(app.uow(), [(str(f), Path(f).read_bytes()) for f in files], actor="admin",
+                                 note="seed SOPs")
+    accounts = [("admin", "admin", "*")]
+    with app.uow() as uow:
+        for deployment, _created in results:
+            office = deployment.office or TEMPLATE_OFFICE
+            for lane in deployment.lanes:
+                username = demo_username(lane, office)
+                if not uow.directory.exists(username):
+                    uow.directory.add_user(username, hash_password(DEMO_PASSWORD), f"{lane} ({office})", None,
+                                           services.utcnow())
+                uow.directory.grant(username, lane, office)
+                accounts.append((username, lane, office))
+        uow.commit()
+    return accounts
+
+
+def walk(app, key=WALK_KEY, out=print) -> int:
+    """Run one case of `key` from start to end as the demo accounts, choosing 'Ya' at every decision."""
+    with app.uow(write=False) as uow:
+        deployment = uow.deployments.latest(key)
+    office = deployment.office or TEMPLATE_OFFICE
+    starter = demo_username(deployment.start_lanes[0], office) if deployment.start_lanes else "admin"
+    instance = services.start(app.uow(), key, actor=starter, office=office)
+    out(f"Case {instance.number} of '{deployment.name}' started by {starter}")
+    for _ in range(200):
+        items = [w for w in services.show(app.uow(write=False), instance.id)["work_items"] if w.state == "ready"]
+        if not items:
+            break
+        for item in items:
+            step = deployment.step(item.step_id)
+            data = {step.decision.variable: step.decision.choices[0]} if step and step.decision else {}
+            user = demo_username(item.role, office)
+            services.complete(app.uow(), item.id, actor=user, data=data)
+            out(f"  {item.step_name}  [{item.role}] done by {user}" + (f"  {data}" if data else ""))
+    final = services.show(app.uow(write=False), instance.id)["instance"]
+    out(f"Case {final.number} is {final.status}; see `alur show {final.number}`")
+    return instance.id
+
+
+def cmd_demo(app, args):
+    from adapters import bootstrap
+
+    bootstrap.upgrade_schema(app)
+    print(f"Database: {app.sqlite_path or app.engine.url.render_as_string(hide_password=True)}")
+    accounts = seed(app)
+    print(f"Deployed {len(list(SEED_DIR.glob('*.bpmn')))} seed SOPs. Demo accounts (password '{DEMO_PASSWORD}'):")
+    for username, role, office in accounts:
+        print(f"  {username:40s} {role} @ {office}")
+    if not args.no_walk:
+        walk(app)
+
+
+def add_parser(sub):
+    demo = sub.add_parser("demo", help="set up offices, demo accounts and the seed SOPs, and walk one case")
+    demo.add_argument("--no-walk", action="store_true")
+    demo.set_defaults(func=cmd_demo)

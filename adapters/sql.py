@@ -1,0 +1,355 @@
+"""SQL repositories and the unit of work: SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import and_, create_engine, event, insert, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from adapters import tables as t
+from engine.errors import StaleInstance
+from engine.model import AuditEvent, Deployment, Instance, Step, Timer, WorkItem
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings Alur relies on for each backend."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):
+            # Let SQLAlchemy's begin() issue BEGIN itself, so writers can take the lock up front.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # Writers serialize at BEGIN: a second completion waits, then sees the first one's result.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("alur_write") else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class Office:
+    code: str
+    name: str
+    timezone: str
+    time_mode: str
+
+
+def _deployment(row) -> Deployment:
+    meta = json.loads(row.meta_json)
+    dep = Deployment(
+        id=row.id, key=row.key, version=row.version, name=row.name, sha256=row.sha256, filename=row.filename,
+        xml=b"", spec_json="", steps=[Step.from_dict(s) for s in json.loads(row.steps_json)],
+        office=row.office, deployed_by=row.deployed_by, deployed_at=row.deployed_at, note=row.note,
+        properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
+    )
+    dep.start_lanes = meta.get("start_lanes", [])
+    return dep
+
+
+_DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml")]
+
+
+class Deployments:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, d: Deployment) -> int:
+        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": getattr(d, "start_lanes", [])}
+        return self.conn.execute(insert(t.deployments).values(
+            key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
+            spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),
+            office=d.office, deployed_by=d.deployed_by, deployed_at=d.deployed_at, note=d.note,
+        ).returning(t.deployments.c.id)).scalar_one()
+
+    def _one(self, *where):
+        row = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(*where)
+                                .order_by(t.deployments.c.version.desc()).limit(1)).first()
+        return _deployment(row) if row else None
+
+    def get(self, deployment_id):
+        return self._one(t.deployments.c.id == deployment_id)
+
+    def xml(self, deployment_id) -> bytes:
+        return self.conn.execute(select(t.deployments.c.xml).where(t.deployments.c.id == deployment_id)).scalar_one()
+
+    def spec_json(self, deployment_id) -> str:
+        return self.conn.execute(select(t.deployments.c.spec_json)
+                                 .where(t.deployments.c.id == deployment_id)).scalar_one()
+
+    def latest(self, key):
+        return self._one(t.deployments.c.key == key)
+
+    def by_version(self, key, version):
+        return self._one(t.deployments.c.key == key, t.deployments.c.version == version)
+
+    def list(self):
+        rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS)
+                                 .order_by(t.deployments.c.key, t.deployments.c.version))
+        return [_deployment(r) for r in rows]
+
+
+def _instance(row) -> Instance:
+    return Instance(**{f: getattr(row, f) for f in Instance.__dataclass_fields__})
+
+
+class Instances:
+    def __init__(self, conn, dialect):
+        self.conn, self.dialect = conn, dialect
+
+    def add(self, i: Instance) -> int:
+        values = asdict(i)
+        values.pop("id")
+        return self.conn.execute(insert(t.instances).values(**values).returning(t.instances.c.id)).scalar_one()
+
+    def get(self, instance_id, *, lock=False):
+        query = select(t.instances).where(t.instances.c.id == instance_id)
+        if lock and self.dialect != "sqlite":  # SQLite writers already hold the database lock (BEGIN IMMEDIATE)
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _instance(row) if row else None
+
+    def try_lock(self, instance_id):
+        query = select(t.instances).where(t.instances.c.id == instance_id)
+        if self.dialect != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        row = self.conn.execute(query).first()
+        return _instance(row) if row else None
+
+    def save(self, i: Instance) -> None:
+        result = self.conn.execute(
+            update(t.instances)
+            .where(t.instances.c.id == i.id, t.instances.c.row_version == i.row_version)
+            .values(state=i.state, status=i.status, serializer_version=i.serializer_version,
+                    ended_at=i.ended_at, row_version=i.row_version + 1))
+        if result.rowcount != 1:
+            raise StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
+                                instance=i.id)
+        i.row_version += 1
+
+    def list(self, status=None):
+        query = select(t.instances).order_by(t.instances.c.id)
+        if status:
+            query = query.where(t.instances.c.status == status)
+        return [_instance(r) for r in self.conn.execute(query)]
+
+    def next_number(self, prefix: str) -> int:
+        value = self.conn.execute(update(t.counters).where(t.counters.c.name == prefix)
+                                  .values(value=t.counters.c.value + 1).returning(t.counters.c.value)).scalar()
+        if value is None:
+            self.conn.execute(insert(t.counters).values(name=prefix, value=1))
+            value = 1
+        return value
+
+
+def _work_item(row) -> WorkItem:
+    return WorkItem(**{f: getattr(row, f) for f in WorkItem.__dataclass_fields__})
+
+
+class WorkItems:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, w: WorkItem) -> None:
+        self.conn.execute(insert(t.work_items).values(**asdict(w)))
+
+    def get(self, item_id):
+        row = self.conn.execute(select(t.work_items).where(t.work_items.c.id == str(item_id))).first()
+        return _work_item(row) if row else None
+
+    def update(self, w: WorkItem) -> None:
+        values = asdict(w)
+        values.pop("id")
+        self.conn.execute(update(t.work_items).where(t.work_items.c.id == w.id).values(**values))
+
+    def open_for_instance(self, instance_id):
+        rows = self.conn.execute(select(t.work_items).where(t.work_items.c.instance_id == instance_id,
+                                                            t.work_items.c.state == "ready"))
+        return [_work_item(r) for r in rows]
+
+    def for_instance(self, instance_id):
+        rows = self.conn.execute(select(t.work_items).where(t.work_items.c.instance_id == instance_id)
+                                 .order_by(t.work_items.c.ready_at))
+        return [_work_item(r) for r in rows]
+
+    def ready(self, roles=None, role=None, limit=500):
+        c = t.work_items.c
+        query = select(t.work_items).where(c.state == "ready")
+        if role:
+            query = query.where(c.role == role)
+        if roles is not None:
+            grants = [and_(c.role == r, c.office == o) if o else c.role == r for o, r in roles]
+            if not grants:
+                return []
+            query = query.where(or_(*grants))
+        query = query.order_by(c.due_at.is_(None), c.due_at, c.ready_at).limit(limit)
+        return [_work_item(r) for r in self.conn.execute(query)]
+
+
+def _timer(row) -> Timer:
+    return Timer(**{f: getattr(row, f) for f in Timer.__dataclass_fields__})
+
+
+class Timers:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, timer: Timer) -> None:
+        self.conn.execute(insert(t.timers).values(**asdict(timer)))
+
+    def update(self, timer: Timer) -> None:
+        values = asdict(timer)
+        values.pop("id")
+        self.conn.execute(update(t.timers).where(t.timers.c.id == timer.id).values(**values))
+
+    def waiting_for_instance(self, instance_id):
+        rows = self.conn.execute(select(t.timers).where(t.timers.c.instance_id == instance_id,
+                                                        t.timers.c.state == "waiting").order_by(t.timers.c.due_at))
+        return [_timer(r) for r in rows]
+
+    def due(self, now, limit):
+        rows = self.conn.execute(select(t.timers).where(t.timers.c.state == "waiting", t.timers.c.due_at <= now)
+                                 .order_by(t.timers.c.due_at).limit(limit))
+        return [_timer(r) for r in rows]
+
+
+class Audit:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, e: AuditEvent) -> None:
+        self.conn.execute(insert(t.audit_events).values(
+            instance_id=e.instance_id, at=e.at, actor=e.actor, type=e.type, step_id=e.step_id,
+            data_json=json.dumps(e.data, ensure_ascii=False, default=str)))
+
+    def for_instance(self, instance_id):
+        rows = self.conn.execute(select(t.audit_events).where(t.audit_events.c.instance_id == instance_id)
+                                 .order_by(t.audit_events.c.id))
+        return [AuditEvent(r.instance_id, r.at, r.actor, r.type, r.step_id, json.loads(r.data_json), r.id)
+                for r in rows]
+
+    def all(self):
+        rows = self.conn.execute(select(t.audit_events).order_by(t.audit_events.c.id))
+        return [AuditEvent(r.instance_id, r.at, r.actor, r.type, r.step_id, json.loads(r.data_json), r.id)
+                for r in rows]
+
+
+class Directory:
+    """Offices, users and role grants."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def office(self, code):
+        row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
+        return Office(row.code, row.name, row.timezone, row.time_mode) if row else None
+
+    def offices(self):
+        return [Office(r.code, r.name, r.timezone, r.time_mode)
+                for r in self.conn.execute(select(t.offices).order_by(t.offices.c.code))]
+
+    def add_office(self, office: Office) -> None:
+        existing = self.office(office.code)
+        values = dict(name=office.name, timezone=office.timezone, time_mode=office.time_mode)
+        if existing:
+            self.conn.execute(update(t.offices).where(t.offices.c.code == office.code).values(**values))
+        else:
+            self.conn.execute(insert(t.offices).values(code=office.code, **values))
+
+    def user(self, username):
+        return self.conn.execute(select(t.users).where(t.users.c.username == username)).first()
+
+    def exists(self, username) -> bool:
+        return self.user(username) is not None
+
+    def add_user(self, username, password_hash, full_name, email, now) -> None:
+        self.conn.execute(insert(t.users).values(username=username, password_hash=password_hash,
+                                                 full_name=full_name, email=email, active=True, created_at=now))
+
+    def set_password(self, username, password_hash) -> None:
+        self.conn.execute(update(t.users).where(t.users.c.username == username)
+                          .values(password_hash=password_hash))
+
+    def grant(self, username, role, office) -> bool:
+        c = t.user_roles.c
+        exists = self.conn.execute(select(c.id).where(c.username == username, c.role == role,
+                                                      c.office.is_(None) if office is None else c.office == office)
+                                   ).first()
+        if exists:
+            return False
+        self.conn.execute(insert(t.user_roles).values(username=username, role=role, office=office))
+        return True
+
+    def roles_of(self, username):
+        user = self.user(username)
+        if user is None or not user.active:
+            return set()
+        rows = self.conn.execute(select(t.user_roles.c.office, t.user_roles.c.role)
+                                 .where(t.user_roles.c.username == username))
+        return {(r.office, r.role) for r in rows}
+
+    def users(self):
+        result = []
+        for user in self.conn.execute(select(t.users).order_by(t.users.c.username)):
+            result.append((user, sorted(self.roles_of(user.username), key=lambda x: (x[0] or "", x[1]))))
+        return result
+
+
+class SqlUnitOfWork:
+    """One database transaction; `write=True` takes the write lock at BEGIN on SQLite."""
+
+    def __init__(self, engine: Engine, write: bool = True):
+        self.engine, self.write = engine, write
+        self.conn = None
+
+    def __enter__(self):
+        conn = self.engine.connect()
+        if self.write:
+            conn = conn.execution_options(alur_write=True)
+        self.conn = conn
+        self._tx = conn.begin()
+        dialect = self.engine.dialect.name
+        self.deployments = Deployments(conn)
+        self.instances = Instances(conn, dialect)
+        self.work_items = WorkItems(conn)
+        self.timers = Timers(conn)
+        self.audit = Audit(conn)
+        self.directory = Directory(conn)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.conn is None:
+            return
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()  # anything not committed explicitly is undone
+        finally:
+            self.conn.close()
+            self.conn = None
+
+    def commit(self):
+        try:
+            self._tx.commit()
+        except OperationalError as err:
+            raise StaleInstance("The database was busy and the change was not saved; try again.") from err
+
+
+class UowFactory:
+    """Makes units of work on one engine: `factory()` to write, `factory(write=False)` to read."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __call__(self, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write)

@@ -1,0 +1,166 @@
+"""The SQL schema (SQLAlchemy Core); Alembic migrations in adapters/migrations create and upgrade it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes stored as naive UTC on every backend, returned aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; Alur stores aware UTC times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+offices = Table(
+    "offices", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False, default="Asia/Jakarta"),
+    Column("time_mode", String(16), nullable=False, default="working"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("full_name", String(200), nullable=False, default=""),
+    Column("email", String(200)),
+    Column("password_hash", String(300), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+user_roles = Table(
+    "user_roles", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False, index=True),
+    Column("role", String(200), nullable=False),
+    Column("office", String(32), ForeignKey("offices.code")),  # NULL: every office
+    UniqueConstraint("username", "role", "office", name="uq_user_roles_grant"),
+)
+
+deployments = Table(
+    "deployments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", String(300), nullable=False),
+    Column("xml", LargeBinary, nullable=False),
+    Column("spec_json", Text, nullable=False),
+    Column("steps_json", Text, nullable=False),
+    Column("meta_json", Text, nullable=False),
+    Column("office", String(32), ForeignKey("offices.code")),
+    Column("deployed_by", String(64)),
+    Column("deployed_at", UtcDateTime, nullable=False),
+    Column("note", Text),
+    UniqueConstraint("key", "version", name="uq_deployments_key_version"),
+)
+
+instances = Table(
+    "instances", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), nullable=False, index=True),
+    Column("key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("office", String(32), ForeignKey("offices.code")),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("serializer_version", String(16), nullable=False),
+    Column("row_version", Integer, nullable=False),
+    Column("started_by", String(64)),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("ix_instances_status_key", "status", "key"),
+)
+
+work_items = Table(
+    "work_items", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", Integer, ForeignKey("instances.id"), nullable=False),
+    Column("step_id", String(200), nullable=False),
+    Column("step_name", String(500), nullable=False),
+    Column("lane", String(200)),
+    Column("role", String(200)),
+    Column("office", String(32)),
+    Column("state", String(16), nullable=False),
+    Column("ready_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(64)),
+    Column("completed_by", String(64)),
+    Column("completed_at", UtcDateTime),
+    # The inbox: ready items of a role in an office, soonest due first.
+    Index("ix_work_items_inbox", "state", "role", "office", "due_at"),
+    Index("ix_work_items_instance", "instance_id", "state"),
+)
+
+timers = Table(
+    "timers", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", Integer, ForeignKey("instances.id"), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("work_item_id", String(36)),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    # The scheduler: waiting timers by due time.
+    Index("ix_timers_due", "state", "due_at"),
+    Index("ix_timers_instance", "instance_id", "state"),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("instance_id", Integer, ForeignKey("instances.id"), index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64)),
+    Column("type", String(64), nullable=False),
+    Column("step_id", String(200)),
+    Column("data_json", Text, nullable=False),
+)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Integer, nullable=False),
+)

@@ -1,0 +1,389 @@
+"""Lint BPMN diagrams, report every problem at once, and extract what Alur needs to run them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+
+from engine import expressions, xml
+from engine.model import Decision, Problem, ProcessInfo, Step
+
+HUMAN_TASKS = {"userTask", "manualTask", "task"}
+
+REFUSED_ELEMENTS = {
+    "scriptTask": "script tasks run code on the server, which Alur never allows; model the work as a user task",
+    "serviceTask": "service tasks call code on the server, which Alur never allows; model the work as a user task",
+    "businessRuleTask": "business rule tasks are not supported; model the decision as a user task and a gateway",
+    "sendTask": "send tasks are not supported; model the message as a user task",
+    "receiveTask": "receive tasks are not supported; model the wait as a user task",
+    "complexGateway": "complex gateways are not supported; use exclusive or parallel gateways",
+}
+REFUSED_EVENTS = {
+    "linkEventDefinition": "link events are not allowed: SpiffWorkflow silently ends the path there; draw the flow "
+                           "as a sequence flow (an off-page connector is only a layout artefact)",
+    "messageEventDefinition": "message events are not supported yet; model the exchange as a user task",
+}
+SCRIPT_TAGS = {"script", "preScript", "postScript"}
+LISTENER_TAGS = {"executionListener", "taskListener"}
+EXPRESSION_TAGS = {"conditionExpression", "condition", "loopCardinality", "completionCondition", "loopCondition"}
+TIMER_TAGS = {"timeDuration", "timeDate", "timeCycle"}
+DECISION_RE = re.compile(r"""^\s*([A-Za-z][A-Za-z0-9_]*)\s*==\s*(?:"([^"]*)"|'([^']*)')\s*$""")
+
+
+@dataclass
+class LintReport:
+    """Every problem found in a set of files, and the processes that can be deployed."""
+
+    problems: list[Problem] = field(default_factory=list)
+    processes: list[ProcessInfo] = field(default_factory=list)
+    specs: dict = field(default_factory=dict)  # key -> (spec, subprocess_specs)
+    sources: dict = field(default_factory=dict)  # key -> (filename, bytes)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Findings:
+    """Collects problems for one file."""
+
+    def __init__(self, filename: str, report: LintReport):
+        self.filename, self.report = filename, report
+
+    def error(self, node, message, element=None):
+        self._add(node, message, element, "error")
+
+    def warning(self, node, message, element=None):
+        self._add(node, message, element, "warning")
+
+    def _add(self, node, message, element, severity):
+        line = node.sourceline if node is not None and hasattr(node, "sourceline") else node if isinstance(node, int) else None
+        if element is None and node is not None and hasattr(node, "get"):
+            element = _owner_id(node)
+        self.report.problems.append(Problem(self.filename, line, element, message, severity))
+
+
+def _owner_id(node) -> str | None:
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def _label(node) -> str:
+    name = (node.get("name") or "").strip()
+    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", xml.local(node.tag)).lower()
+    return f"{kind} '{name}'" if name else f"{kind} {node.get('id') or '(no id)'}"
+
+
+def lint(files: list[tuple[str, bytes]], *, allow_non_executable: bool = False) -> LintReport:
+    """Lint one or several diagram files together; never raises for bad input."""
+    report = LintReport()
+    trees = []
+    for filename, data in files:
+        tree, problem = xml.parse(data)
+        if problem:
+            report.problems.append(Problem(filename, problem.line, None, problem.message))
+            continue
+        findings = _Findings(filename, report)
+        if _check_document(tree, findings, allow_non_executable):
+            trees.append((filename, data, tree))
+    if report.errors:
+        return report
+    _build_specs(trees, report, allow_non_executable)
+    return report
+
+
+def _check_document(tree, f: _Findings, allow_non_executable: bool) -> bool:
+    root = tree.getroot()
+    if root.tag != xml.bpmn("definitions"):
+        f.error(root, f"the root element is <{xml.local(root.tag) or '?'}>, not a BPMN 2.0 <definitions> "
+                      f"(namespace {xml.BPMN_NS})")
+        return False
+    seen_ids: dict[str, int] = {}
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        node_id = node.get("id")
+        if node_id:
+            if node_id in seen_ids and node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
+                f.error(node, f"the id '{node_id}' is used twice (first on line {seen_ids[node_id]})")
+            seen_ids.setdefault(node_id, node.sourceline)
+        _check_node(node, f)
+    processes = root.findall(xml.bpmn("process"))
+    if not processes:
+        f.error(root, "the file contains no BPMN process")
+    for proc in processes:
+        _check_process(proc, f, allow_non_executable)
+    return True
+
+
+def _check_node(node, f: _Findings) -> None:
+    tag = xml.local(node.tag)
+    if tag in REFUSED_ELEMENTS:
+        f.error(node, f"{_label(node)}: {REFUSED_ELEMENTS[tag]}")
+    elif tag in REFUSED_EVENTS:
+        f.error(node.getparent(), f"{_label(node.getparent())}: {REFUSED_EVENTS[tag]}")
+    elif tag in SCRIPT_TAGS and xml.local(node.getparent().tag) != "scriptTask":
+        f.error(node, f"{_label(node.getparent())} carries a {tag}: diagrams may not run code on the server")
+    elif tag in LISTENER_TAGS:
+        f.error(node, f"{_label(_owner(node))} has a Camunda {tag}: listeners run code, which Alur never allows")
+    elif tag in EXPRESSION_TAGS and (node.text or "").strip():
+        reason = expressions.check_expression(node.text.strip())
+        if reason:
+            f.error(node, f"the {_expression_kind(node)} '{_short(node.text)}' {reason}")
+    elif tag in TIMER_TAGS:
+        text = (node.text or "").strip()
+        reason = expressions.check_timer(text) if text else "is empty"
+        if reason:
+            f.error(node, f"the timer of {_label(_owner(node))} ('{_short(text)}') {reason}")
+
+
+def _owner(node):
+    while node.getparent() is not None and not node.get("id"):
+        node = node.getparent()
+    return node.getparent() if xml.local(node.tag).endswith("EventDefinition") else node
+
+
+def _expression_kind(node) -> str:
+    parent = node.getparent()
+    if xml.local(node.tag) == "conditionExpression":
+        return f"condition on {_label(parent)}"
+    return f"{xml.local(node.tag)} of {_label(_owner(node))}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _lanes_of(proc) -> dict[str, tuple[str, str]]:
+    """Map flow node id -> (lane id, lane name) of the innermost lane that lists it."""
+    lanes = {}
+    for lane in proc.iter(xml.bpmn("lane")):
+        for ref in lane.findall(xml.bpmn("flowNodeRef")):
+            if ref.text:
+                lanes[ref.text.strip()] = (lane.get("id"), (lane.get("name") or "").strip())
+    return lanes
+
+
+def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
+    key = proc.get("id") or ""
+    nodes = [n for n in proc.iter() if isinstance(n.tag, str) and n is not proc]
+    if not any(xml.local(n.tag) == "startEvent" for n in nodes):
+        if nodes:
+            f.error(proc, f"process '{key}' has no start event")
+        return
+    if proc.get("isExecutable", "true") != "true":
+        message = (f"process '{key}' is saved with isExecutable=\"false\" (modelling tools do this); "
+                   "tick 'Executable' in the editor")
+        if allow_non_executable:
+            f.warning(proc, message + "; deploying anyway because it was explicitly allowed")
+        else:
+            f.error(proc, message + ", or deploy with --allow-non-executable")
+    lanes = _lanes_of(proc)
+    for node in nodes:
+        if xml.local(node.tag) in HUMAN_TASKS:
+            lane = lanes.get(node.get("id"))
+            if lane is None or not lane[1]:
+                f.error(node, f"{_label(node)} is in no named lane, so no role can do it; "
+                              "put it in a lane named after the actor")
+
+
+def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
+    parser = BpmnParser()
+    ids_to_line = {}
+    for filename, data, tree in trees:
+        f = _Findings(filename, report)
+        for node in tree.getroot().iter():
+            if isinstance(node.tag, str) and node.get("id"):
+                ids_to_line.setdefault(node.get("id"), (filename, node.sourceline))
+        try:
+            parser.add_bpmn_xml(tree, filename)
+        except ValidationException as err:
+            _spiff_problem(err, f, ids_to_line)
+        except Exception as err:  # noqa: BLE001 - third-party parser on untrusted input must never crash lint
+            f.error(None, f"SpiffWorkflow could not read the file: {type(err).__name__}: {err}")
+    if report.errors:
+        return
+    for filename, data, tree in trees:
+        f = _Findings(filename, report)
+        for proc in tree.getroot().findall(xml.bpmn("process")):
+            info = _process_info(proc, f)
+            if info is None:
+                continue
+            if not info.executable and not allow_non_executable:
+                continue
+            pp = parser.get_process_parser(info.key)
+            if pp is None:
+                continue
+            pp.process_executable = True
+            try:
+                spec = parser.get_spec(info.key)
+                subprocess_specs = parser.get_subprocess_specs(info.key)
+            except ValidationException as err:
+                _spiff_problem(err, f, ids_to_line)
+                continue
+            except Exception as err:  # noqa: BLE001 - see above
+                f.error(proc, f"SpiffWorkflow could not build process '{info.key}': {type(err).__name__}: {err}")
+                continue
+            if info.key in report.specs:
+                f.error(proc, f"process id '{info.key}' is defined twice in the files deployed together")
+                continue
+            report.specs[info.key] = (spec, subprocess_specs)
+            report.sources[info.key] = (filename, data)
+            report.processes.append(info)
+            if not info.steps:
+                f.warning(proc, f"process '{info.key}' has no human steps")
+
+
+def _spiff_problem(err: ValidationException, f: _Findings, ids_to_line) -> None:
+    element = getattr(err, "id", None) or None
+    line = getattr(err, "line_number", None) or None
+    if element and not line and element in ids_to_line:
+        line = ids_to_line[element][1]
+    message = str(err).split("\n")[0]
+    f.report.problems.append(Problem(f.filename, line if isinstance(line, int) else None, element,
+                                     f"SpiffWorkflow cannot execute this: {message}"))
+
+
+def _process_info(proc, f: _Findings) -> ProcessInfo | None:
+    nodes = [n for n in proc.iter() if isinstance(n.tag, str)]
+    if not any(xml.local(n.tag) == "startEvent" for n in nodes):
+        return None
+    lanes = _lanes_of(proc)
+    by_id = {n.get("id"): n for n in nodes if n.get("id")}
+    info = ProcessInfo(
+        key=proc.get("id"),
+        name=(proc.get("name") or _participant_name(proc) or proc.get("id")).strip(),
+        executable=proc.get("isExecutable", "true") == "true",
+        documentation=_documentation(proc),
+        properties=_properties(proc),
+        lanes=[(ln.get("id"), (ln.get("name") or "").strip()) for ln in proc.iter(xml.bpmn("lane"))],
+    )
+    for node in nodes:
+        tag = xml.local(node.tag)
+        if tag == "startEvent" and node.getparent() is proc:
+            lane = lanes.get(node.get("id"))
+            if lane and lane[1]:
+                info.start_lanes.append(lane[1])
+        if tag in HUMAN_TASKS:
+            info.steps.append(_step(node, lanes, by_id, proc, f))
+    return info
+
+
+def _participant_name(proc) -> str | None:
+    for participant in proc.getroottree().getroot().iter(xml.bpmn("participant")):
+        if participant.get("processRef") == proc.get("id"):
+            return participant.get("name")
+    return None
+
+
+def _documentation(node) -> str:
+    return "\n".join((d.text or "").strip() for d in node.findall(xml.bpmn("documentation"))).strip()
+
+
+def _properties(node) -> dict:
+    ext = node.find(xml.bpmn("extensionElements"))
+    if ext is None:
+        return {}
+    props = {}
+    for prop in ext.iter():
+        if isinstance(prop.tag, str) and xml.local(prop.tag) == "property" and prop.get("name"):
+            props[prop.get("name").strip()] = prop.get("value") or ""
+    return props
+
+
+def _step(node, lanes, by_id, proc, f: _Findings) -> Step:
+    step_id = node.get("id")
+    lane_id, lane = lanes.get(step_id, (None, None))
+    props = _properties(node)
+    sla = None
+    for boundary in proc.iter(xml.bpmn("boundaryEvent")):
+        if boundary.get("attachedToRef") != step_id:
+            continue
+        duration = boundary.find(f"{xml.bpmn('timerEventDefinition')}/{xml.bpmn('timeDuration')}")
+        if duration is not None and duration.text:
+            literal = expressions.timer_literal(duration.text)
+            if literal and (sla is None or boundary.get("cancelActivity") == "false"):
+                sla = literal
+    return Step(
+        id=step_id,
+        name=(node.get("name") or step_id).strip(),
+        lane_id=lane_id,
+        lane=lane,
+        documentation=_documentation(node),
+        sla=sla,
+        kelengkapan=props.get("kelengkapan"),
+        output=props.get("output"),
+        keterangan=props.get("keterangan"),
+        decision=_decision(node, by_id, proc, f),
+        form=_form_fields(node),
+    )
+
+
+def _outgoing(proc, source_id):
+    return [flow for flow in proc.iter(xml.bpmn("sequenceFlow")) if flow.get("sourceRef") == source_id]
+
+
+def _decision(node, by_id, proc, f: _Findings) -> Decision | None:
+    flows = _outgoing(proc, node.get("id"))
+    if len(flows) != 1:
+        return None
+    gateway = by_id.get(flows[0].get("targetRef"))
+    if gateway is None or xml.local(gateway.tag) != "exclusiveGateway":
+        return None
+    variable, choices = None, []
+    for flow in _outgoing(proc, gateway.get("id")):
+        cond = flow.find(xml.bpmn("conditionExpression"))
+        match = DECISION_RE.match(cond.text or "") if cond is not None else None
+        if not match:
+            continue
+        if variable not in (None, match.group(1)):
+            f.warning(gateway, f"{_label(gateway)} tests both '{variable}' and '{match.group(1)}'; "
+                               "a step's decision form can only record one of them")
+            return None
+        variable = match.group(1)
+        choices.append(match.group(2) if match.group(2) is not None else match.group(3))
+    if variable is None or len(choices) < 2:
+        return None
+    return Decision(gateway.get("id"), variable, tuple(choices))
+
+
+def _form_fields(node) -> tuple:
+    fields = []
+    for field_node in node.iter(f"{{{xml.CAMUNDA_NS}}}formField"):
+        constraints = {c.get("name"): c.get("config") for c in field_node.iter(f"{{{xml.CAMUNDA_NS}}}constraint")}
+        fields.append({
+            "id": field_node.get("id"),
+            "label": field_node.get("label") or field_node.get("id"),
+            "type": field_node.get("type") or "string",
+            "default": field_node.get("defaultValue"),
+            "required": "required" in constraints,
+            "values": [(v.get("id"), v.get("name")) for v in field_node.iter(f"{{{xml.CAMUNDA_NS}}}value")],
+        })
+    return tuple(fields)
+
+
+def problem_lines(problems) -> list[str]:
+    """Format problems one per line, errors first."""
+    ordered = sorted(problems, key=lambda p: (p.severity != "error", p.file, p.line or 0))
+    return [str(p) for p in ordered]
+
+
+def serialize_tree(tree) -> bytes:
+    """Canonical bytes of a parsed tree (used only for tests and tools)."""
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")

@@ -1,0 +1,161 @@
+"""Plain data the engine works with; persistence maps these to rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One lint finding: where it is and a plain sentence saying what is wrong."""
+
+    file: str
+    line: int | None
+    element: str | None
+    message: str
+    severity: str = "error"  # "error" refuses the deployment, "warning" does not
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        element = f" [{self.element}]" if self.element else ""
+        return f"{where}:{element} {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The choice a step records for the exclusive gateway that follows it."""
+
+    gateway_id: str
+    variable: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A human task of a deployed diagram, with its SOP metadata."""
+
+    id: str
+    name: str
+    lane_id: str | None
+    lane: str | None
+    documentation: str = ""
+    sla: str | None = None
+    kelengkapan: str | None = None
+    output: str | None = None
+    keterangan: str | None = None
+    decision: Decision | None = None
+    form: tuple = ()
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("id", "name", "lane_id", "lane", "documentation", "sla",
+                                           "kelengkapan", "output", "keterangan")}
+        d["decision"] = (
+            {"gateway_id": self.decision.gateway_id, "variable": self.decision.variable,
+             "choices": list(self.decision.choices)} if self.decision else None
+        )
+        d["form"] = list(self.form)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Step:
+        dec = d.get("decision")
+        return cls(
+            **{k: d.get(k) for k in ("id", "name", "lane_id", "lane", "sla", "kelengkapan", "output", "keterangan")},
+            documentation=d.get("documentation") or "",
+            decision=Decision(dec["gateway_id"], dec["variable"], tuple(dec["choices"])) if dec else None,
+            form=tuple(d.get("form") or ()),
+        )
+
+
+@dataclass
+class ProcessInfo:
+    """What lint learned about one process of a diagram."""
+
+    key: str
+    name: str
+    executable: bool
+    documentation: str = ""
+    properties: dict = field(default_factory=dict)
+    lanes: list[tuple[str, str]] = field(default_factory=list)  # (lane id, lane name) in document order
+    steps: list[Step] = field(default_factory=list)
+    start_lanes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Deployment:
+    id: int | None
+    key: str
+    version: int
+    name: str
+    sha256: str
+    filename: str
+    xml: bytes
+    spec_json: str
+    steps: list[Step]
+    office: str | None
+    deployed_by: str | None
+    deployed_at: datetime | None
+    note: str | None = None
+    properties: dict = field(default_factory=dict)
+    lanes: list[str] = field(default_factory=list)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+@dataclass
+class Instance:
+    id: int | None
+    deployment_id: int
+    key: str
+    version: int
+    office: str | None
+    number: str
+    status: str  # running | completed | cancelled | suspended
+    state: str
+    serializer_version: str
+    row_version: int
+    started_by: str | None
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass
+class WorkItem:
+    id: str  # SpiffWorkflow task id
+    instance_id: int
+    step_id: str
+    step_name: str
+    lane: str | None
+    role: str | None
+    office: str | None
+    state: str  # ready | completed | cancelled
+    ready_at: datetime
+    due_at: datetime | None = None
+    overdue: bool = False
+    claimed_by: str | None = None
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass
+class Timer:
+    id: str  # SpiffWorkflow task id of the waiting timer event
+    instance_id: int
+    event_id: str  # BPMN id of the timer event
+    work_item_id: str | None  # the step it watches, when it is a boundary timer on a human task
+    kind: str  # sla | timer
+    due_at: datetime
+    state: str = "waiting"  # waiting | fired | cancelled
+
+
+@dataclass
+class AuditEvent:
+    instance_id: int | None
+    at: datetime
+    actor: str | None
+    type: str
+    step_id: str | None = None
+    data: dict = field(default_factory=dict)
+    id: int | None = None

@@ -1,0 +1,254 @@
+"""The only place that drives SpiffWorkflow: create, load, dump, complete steps and fire timers."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from threading import Lock
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
+
+from engine import expressions
+from engine.errors import AlurError, RunawayLoop, TaskNotReady
+
+# SpiffWorkflow stalls silently once a task tree is ~1000 deep; each step with a boundary timer adds ~4 levels.
+MAX_TREE_DEPTH = 800
+SCRIPT_ENGINE = expressions.SafeScriptEngine()
+
+
+class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec and restores it onto a spec object the caller supplies."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_STATE_CONFIG = dict(DEFAULT_CONFIG)
+_STATE_CONFIG[BpmnWorkflow] = _SharedSpecWorkflowConverter
+_STATE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_STATE_CONFIG))
+_SPECS = BpmnWorkflowSerializer()
+
+
+def spec_to_json(spec, subprocess_specs) -> str:
+    """Serialize a parsed process spec (stored once per deployment)."""
+    return json.dumps({
+        "spec": _SPECS.to_dict(spec),
+        "subprocess_specs": {name: _SPECS.to_dict(s) for name, s in subprocess_specs.items()},
+        "serializer_version": SERIALIZER_VERSION,
+    })
+
+
+def spec_from_json(text: str):
+    """Restore (spec, subprocess_specs) from spec_to_json's output."""
+    dct = json.loads(text)
+    return (_SPECS.from_dict(dct["spec"]),
+            {name: _SPECS.from_dict(s) for name, s in dct["subprocess_specs"].items()})
+
+
+class SpecCache:
+    """Deserialized specs per deployment: specs are immutable, so every instance of a version shares one."""
+
+    def __init__(self, size: int = 128):
+        self._items: OrderedDict = OrderedDict()
+        self._size, self._lock = size, Lock()
+
+    def get(self, deployment_id: int, spec_json_loader):
+        with self._lock:
+            if deployment_id in self._items:
+                self._items.move_to_end(deployment_id)
+                return self._items[deployment_id]
+        specs = spec_from_json(spec_json_loader())
+        with self._lock:
+            self._items[deployment_id] = specs
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return specs
+
+
+SPEC_CACHE = SpecCache()
+
+
+def new_workflow(spec, subprocess_specs, data: dict | None = None) -> BpmnWorkflow:
+    """A fresh workflow on the safe script engine, with start data."""
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    if data:
+        workflow.data.update(data)
+        workflow.task_tree.data.update(data)
+    return workflow
+
+
+def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
+    """Restore a workflow saved by dump() onto its deployment's spec, with the safe script engine set again."""
+    dct = json.loads(state)
+    dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+    dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
+    workflow = _STATE.from_dict(dct)
+    workflow.script_engine = SCRIPT_ENGINE  # the serializer does not keep it
+    return workflow
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    """Serialize a workflow's state without its spec."""
+    return _STATE.serialize_json(workflow)
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    task_id: str
+    event_id: str
+    due: datetime
+    work_item_id: str | None  # the human task a boundary timer watches
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list:
+    """READY manual tasks, i.e. the work items of the instance."""
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def get_task(workflow: BpmnWorkflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def advance(workflow: BpmnWorkflow, now: datetime, due_time) -> None:
+    """Run engine steps, then stamp new timers with Alur's due times, then guard the tree depth."""
+    workflow.do_engine_steps()
+    apply_due_times(workflow, now, due_time)
+    check_depth(workflow)
+
+
+def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, due_time):
+    """Complete a READY human task with data; raise TaskNotReady when it is not one."""
+    task = get_task(workflow, task_id)
+    if task is None:
+        raise TaskNotReady("This work item is not part of the case any more; reload the page.", work_item=task_id)
+    if not task.task_spec.manual:
+        raise TaskNotReady("This is not a human step.", work_item=task_id, step=task.task_spec.bpmn_id)
+    if task.state != TaskState.READY:
+        state = TaskState.get_name(task.state).lower()
+        raise TaskNotReady(f"This step is not waiting for work (it is {state}); it may have been completed "
+                           "by someone else. Reload.", work_item=task_id, step=task.task_spec.bpmn_id)
+    task.data.update(data)
+    task.run()
+    advance(workflow, now, due_time)
+    return task
+
+
+def pending_timers(workflow: BpmnWorkflow) -> list[PendingTimer]:
+    """Every waiting timer event with its due time (UTC)."""
+    timers = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(event, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if value is None:
+            continue
+        due = _due_of(event, value)
+        timers.append(PendingTimer(str(task.id), task.task_spec.bpmn_id, due, _watched_task_id(task)))
+    return timers
+
+
+def _due_of(event, value) -> datetime:
+    if isinstance(event, CycleTimerEventDefinition):
+        return datetime.fromisoformat(value["next"]).astimezone(UTC)
+    return TimerEventDefinition.get_datetime(value)
+
+
+def _watched_task_id(task) -> str | None:
+    # A boundary event's siblings under the BoundaryEventSplit include the task it is attached to.
+    if task.parent is None:
+        return None
+    for sibling in task.parent.children:
+        if sibling is not task and sibling.task_spec.manual:
+            return str(sibling.id)
+    return None
+
+
+def apply_due_times(workflow: BpmnWorkflow, now: datetime, due_time) -> None:
+    """Replace SpiffWorkflow's wall-clock due time of each new duration timer by `due_time(start, iso)`."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(event, TimerEventDefinition) or task.internal_data.get("alur_due"):
+            continue
+        if isinstance(event, CycleTimerEventDefinition) or "event_value" not in task.internal_data:
+            continue
+        expression = expressions.evaluate_timer(event.expression, task.data)
+        if expression.upper().startswith("P"):
+            due = due_time(now, expression)
+            task.internal_data["event_value"] = due.astimezone(UTC).isoformat()
+        task.internal_data["alur_due"] = True
+
+
+def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_time) -> bool:
+    """Fire one waiting timer now (Alur's clock decides when it is due); False if it is not waiting."""
+    task = get_task(workflow, timer_task_id)
+    if task is None or task.state != TaskState.WAITING:
+        return False
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value["next"] = past
+    else:
+        task.internal_data["event_value"] = past
+    task.task_spec._update(task)  # noqa: SLF001 - SpiffWorkflow's own refresh_timers does exactly this
+    advance(workflow, now, due_time)
+    return task.state != TaskState.WAITING
+
+
+def check_depth(workflow: BpmnWorkflow) -> None:
+    """Refuse to go on once a rework loop has run so often that SpiffWorkflow would stall."""
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        depth = task.depth
+        if depth > MAX_TREE_DEPTH:
+            raise RunawayLoop(
+                f"This case has gone round its loops so many times (task depth {depth}) that the engine would "
+                "stall; the step was not saved. An administrator must cancel or migrate the case.",
+                step=task.task_spec.bpmn_id,
+            )
+
+
+def elapsed_due_time(start: datetime, iso_duration: str) -> datetime:
+    """Due time counting elapsed (24x7) time, used when no office calendar applies."""
+    parsed = TimerEventDefinition.parse_iso_duration(iso_duration)
+    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+def is_completed(workflow: BpmnWorkflow) -> bool:
+    return workflow.is_completed()
+
+
+def task_info(task) -> dict:
+    """What the engine records about a SpiffWorkflow task."""
+    return {"id": str(task.id), "step": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name,
+            "lane": getattr(task.task_spec, "lane", None)}
+
+
+__all__ = ["AlurError", "SERIALIZER_VERSION"]

@@ -1,0 +1,315 @@
+"""Use cases: each is one transaction through a unit of work, or changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import calendar as working_calendar
+from engine import diagrams, runtime
+from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted, TaskNotReady
+from engine.model import AuditEvent, Deployment, Instance, Timer, WorkItem
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- deploy -------------------------------------------------------------------------------------------------------
+
+def lint(files, *, allow_non_executable=False) -> diagrams.LintReport:
+    """Lint diagram files without storing anything."""
+    return diagrams.lint(files, allow_non_executable=allow_non_executable)
+
+
+def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executable=False, clock=utcnow):
+    """Lint and store each process as a new immutable version; identical bytes to the latest make none."""
+    report = diagrams.lint(files, allow_non_executable=allow_non_executable)
+    if not report.ok:
+        raise DiagramInvalid(f"{len(report.errors)} problem(s) found; nothing was deployed", report.problems)
+    results = []
+    with uow:
+        if office and uow.directory.office(office) is None:
+            raise NotFound(f"Unknown office '{office}'.", office=office)
+        for info in report.processes:
+            filename, data = report.sources[info.key]
+            sha = hashlib.sha256(data).hexdigest()
+            latest = uow.deployments.latest(info.key)
+            target_office = office or info.properties.get("kantor") or None
+            if latest and latest.sha256 == sha and latest.office == target_office:
+                results.append((latest, False))
+                continue
+            spec, subprocess_specs = report.specs[info.key]
+            deployment = Deployment(
+                id=None, key=info.key, version=(latest.version + 1) if latest else 1, name=info.name,
+                sha256=sha, filename=filename, xml=data, spec_json=runtime.spec_to_json(spec, subprocess_specs),
+                steps=info.steps, office=target_office, deployed_by=actor, deployed_at=clock(), note=note,
+                properties=info.properties, lanes=[name for _, name in info.lanes],
+            )
+            deployment.start_lanes = info.start_lanes
+            deployment.id = uow.deployments.add(deployment)
+            uow.audit.add(AuditEvent(None, deployment.deployed_at, actor, "deployment_created",
+                                     data={"key": info.key, "version": deployment.version, "sha256": sha,
+                                           "office": target_office, "note": note}))
+            results.append((deployment, True))
+        uow.commit()
+    return results, report
+
+
+# --- run ----------------------------------------------------------------------------------------------------------
+
+def _case_prefix(key: str, year: int) -> str:
+    match = re.match(r"sop_(\d+)", key)
+    code = f"SOP{match.group(1)}" if match else re.sub(r"[^A-Z0-9]", "", key.upper())[:12] or "KASUS"
+    return f"{code}-{year}"
+
+
+def _due_time_for(uow, office_code):
+    office = uow.directory.office(office_code) if office_code else None
+    if office is None or office.time_mode == "elapsed":
+        return runtime.elapsed_due_time
+    cal = working_calendar.OfficeCalendar(timezone=office.timezone)
+    return lambda start, iso: working_calendar.add_working_time(start, iso, cal)
+
+
+def _holds(roles, office, role) -> bool:
+    return (office, role) in roles or (None, role) in roles
+
+
+def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow) -> Instance:
+    """Start a case of the newest (or a named) version as `actor`."""
+    with uow:
+        deployment = uow.deployments.by_version(key, version) if version else uow.deployments.latest(key)
+        if deployment is None:
+            what = f"version {version} of '{key}'" if version else f"'{key}'"
+            raise NotFound(f"No deployed process {what}; see `alur processes`.", key=key)
+        roles = uow.directory.roles_of(actor)
+        office = office or deployment.office or _sole_office(roles, actor)
+        if uow.directory.office(office) is None:
+            raise NotFound(f"Unknown office '{office}'.", office=office)
+        start_lanes = getattr(deployment, "start_lanes", None) or []
+        if start_lanes and not any(_holds(roles, office, lane) for lane in start_lanes) \
+                and not _holds(roles, office, "admin"):
+            raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
+                               f"{' or '.join(repr(x) for x in start_lanes)}.", key=key)
+        now = clock()
+        spec, subprocess_specs = runtime.SPEC_CACHE.get(deployment.id, lambda: uow.deployments.spec_json(deployment.id))
+        workflow = runtime.new_workflow(spec, subprocess_specs, data)
+        due_time = _due_time_for(uow, office)
+        _run_engine(lambda: runtime.advance(workflow, now, due_time))
+        prefix = _case_prefix(key, now.year)
+        instance = Instance(
+            id=None, deployment_id=deployment.id, key=key, version=deployment.version, office=office,
+            number=f"{prefix}-{uow.instances.next_number(prefix):04d}", status="running",
+            state=runtime.dump(workflow), serializer_version=runtime.SERIALIZER_VERSION, row_version=1,
+            started_by=actor, started_at=now,
+        )
+        instance.id = uow.instances.add(instance)
+        uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
+                                 data={"key": key, "version": deployment.version, "number": instance.number,
+                                       "data": data or {}}))
+        _sync(uow, instance, workflow, deployment, now, actor)
+        uow.commit()
+    return instance
+
+
+def _sole_office(roles, actor) -> str:
+    offices = {office for office, _ in roles if office}
+    if len(offices) != 1:
+        raise AlurError(f"Say which office the case belongs to: '{actor}' works in "
+                        f"{', '.join(sorted(offices)) or 'no office'}.", user=actor)
+    return offices.pop()
+
+
+def _run_engine(step):
+    """Run SpiffWorkflow; its errors become AlurErrors (the caller's transaction then rolls back)."""
+    try:
+        step()
+    except AlurError:
+        raise
+    except SpiffWorkflowException as err:
+        raise EngineError(f"The process could not continue: {err}") from err
+
+
+def _load(uow, instance):
+    deployment = uow.deployments.get(instance.deployment_id)
+    spec, subprocess_specs = runtime.SPEC_CACHE.get(deployment.id, lambda: uow.deployments.spec_json(deployment.id))
+    return deployment, runtime.load(instance.state, spec, subprocess_specs)
+
+
+def complete(uow, work_item_id, *, actor, data=None, clock=utcnow) -> Instance:
+    """Complete a ready work item with data as `actor`, who must hold its lane's role in the case's office."""
+    data = dict(data or {})
+    with uow:
+        item = uow.work_items.get(work_item_id)
+        if item is None:
+            raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+        instance = uow.instances.get(item.instance_id, lock=True)
+        item = uow.work_items.get(work_item_id)  # re-read under the instance lock
+        if instance.status != "running":
+            raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
+        if item.state != "ready":
+            who = f" by {item.completed_by}" if item.completed_by else ""
+            raise_not_ready(item, who)
+        roles = uow.directory.roles_of(actor)
+        if not _holds(roles, instance.office, item.role):
+            raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
+                               work_item=work_item_id, step=item.step_id)
+        if item.claimed_by and item.claimed_by != actor:
+            raise NotPermitted(f"This step is claimed by {item.claimed_by}.", work_item=work_item_id)
+        deployment, workflow = _load(uow, instance)
+        step = deployment.step(item.step_id)
+        _check_decision(step, data)
+        now = clock()
+        due_time = _due_time_for(uow, instance.office)
+        _run_engine(lambda: runtime.complete(workflow, work_item_id, data, now, due_time))
+        uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
+                                 data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
+                                       "data": data}))
+        _save(uow, instance, workflow, deployment, now, actor, completed={work_item_id})
+        uow.commit()
+    return instance
+
+
+def raise_not_ready(item, who):
+    raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it is now.",
+                       work_item=item.id, step=item.step_id)
+
+
+def _check_decision(step, data) -> None:
+    if step is None or step.decision is None:
+        return
+    variable, choices = step.decision.variable, step.decision.choices
+    value = data.get(variable)
+    if value not in choices:
+        got = "nothing" if value is None else repr(value)
+        raise FormInvalid(f"Step '{step.name}' needs a decision: {variable} must be one of "
+                          f"{', '.join(choices)} (got {got}).",
+                          fields={variable: f"choose one of {', '.join(choices)}"}, step=step.id)
+
+
+def _save(uow, instance, workflow, deployment, now, actor, completed=frozenset()):
+    if runtime.is_completed(workflow):
+        instance.status, instance.ended_at = "completed", now
+        uow.audit.add(AuditEvent(instance.id, now, actor, "instance_completed", data={"number": instance.number}))
+    instance.state = runtime.dump(workflow)
+    instance.serializer_version = runtime.SERIALIZER_VERSION
+    uow.instances.save(instance)
+    _sync(uow, instance, workflow, deployment, now, actor, completed)
+
+
+def _sync(uow, instance, workflow, deployment, now, actor, completed=frozenset()):
+    """Rewrite the instance's work-item and timer rows from the workflow, so reads never deserialize."""
+    ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
+    open_items = {w.id: w for w in uow.work_items.open_for_instance(instance.id)}
+    for item_id, item in open_items.items():
+        if item_id in ready:
+            continue
+        if item_id in completed:
+            uow.work_items.update(replace(item, state="completed", completed_by=actor, completed_at=now))
+        else:
+            uow.work_items.update(replace(item, state="cancelled", completed_at=now))
+    pending = {t.task_id: t for t in runtime.pending_timers(workflow)}
+    due_by_item = {t.work_item_id: t.due for t in pending.values() if t.work_item_id}
+    for task_id, task in ready.items():
+        if task_id in open_items:
+            continue
+        step = deployment.step(task.task_spec.bpmn_id)
+        lane = getattr(task.task_spec, "lane", None)
+        uow.work_items.add(WorkItem(
+            id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
+            step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
+            lane=lane, role=lane, office=instance.office, state="ready", ready_at=now,
+            due_at=due_by_item.get(task_id),
+        ))
+    _sync_timers(uow, instance, workflow, deployment, pending, now, actor)
+
+
+def _sync_timers(uow, instance, workflow, deployment, pending, now, actor):
+    for timer in uow.timers.waiting_for_instance(instance.id):
+        if timer.id in pending:
+            if pending[timer.id].due != timer.due_at:
+                uow.timers.update(replace(timer, due_at=pending[timer.id].due))
+            continue
+        task = runtime.get_task(workflow, timer.id)
+        fired = task is not None and task.state == TaskState.COMPLETED
+        uow.timers.update(replace(timer, state="fired" if fired else "cancelled"))
+        if fired:
+            _record_fired(uow, instance, timer, deployment, now)
+    known = {t.id for t in uow.timers.waiting_for_instance(instance.id)}
+    for task_id, timer in pending.items():
+        if task_id not in known:
+            uow.timers.add(Timer(id=task_id, instance_id=instance.id, event_id=timer.event_id,
+                                 work_item_id=timer.work_item_id, kind="sla" if timer.work_item_id else "timer",
+                                 due_at=timer.due))
+
+
+def _record_fired(uow, instance, timer, deployment, now):
+    uow.audit.add(AuditEvent(instance.id, now, None, "timer_fired", step_id=timer.event_id,
+                             data={"timer": timer.id, "due_at": timer.due_at.isoformat(), "kind": timer.kind}))
+    if timer.kind != "sla" or not timer.work_item_id:
+        return
+    item = uow.work_items.get(timer.work_item_id)
+    if item is None:
+        return
+    step = deployment.step(item.step_id)
+    uow.audit.add(AuditEvent(instance.id, now, None, "sla_breached", step_id=item.step_id,
+                             data={"work_item": item.id, "name": item.step_name, "sla": step.sla if step else None,
+                                   "due_at": timer.due_at.isoformat()}))
+    if item.state == "ready":
+        uow.work_items.update(replace(item, overdue=True))
+
+
+def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
+    """Fire every due timer, one instance per transaction; safe with several workers at once."""
+    fired = 0
+    now = clock()
+    with uow_factory(write=False) as uow:
+        candidates = uow.timers.due(now, limit)
+    for timer in candidates:
+        with uow_factory() as uow:
+            instance = uow.instances.try_lock(timer.instance_id)
+            if instance is None or instance.status != "running":
+                continue
+            current = next((t for t in uow.timers.waiting_for_instance(instance.id) if t.id == timer.id), None)
+            if current is None:
+                continue  # another worker fired it, or the step was completed first
+            deployment, workflow = _load(uow, instance)
+            due_time = _due_time_for(uow, instance.office)
+            _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
+            _save(uow, instance, workflow, deployment, now, None)
+            uow.commit()
+            fired += 1
+    return fired
+
+
+# --- read ---------------------------------------------------------------------------------------------------------
+
+def work_for(uow, *, user=None, role=None) -> list[WorkItem]:
+    """Ready work items: all, those of a role, or those whose role `user` holds in the item's office."""
+    with uow:
+        if user is None:
+            return uow.work_items.ready(role=role)
+        roles = uow.directory.roles_of(user)
+        if not uow.directory.exists(user):
+            raise NotFound(f"No user '{user}'.", user=user)
+        return uow.work_items.ready(roles=roles, role=role)
+
+
+def show(uow, instance_id) -> dict:
+    """A case with its history, open work items and pending timers."""
+    with uow:
+        instance = uow.instances.get(instance_id)
+        if instance is None:
+            raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
+        return {
+            "instance": instance,
+            "history": uow.audit.for_instance(instance.id),
+            "work_items": uow.work_items.for_instance(instance.id),
+            "timers": uow.timers.waiting_for_instance(instance.id),
+        }
