@@ -31,6 +31,8 @@ SCRIPT_TAGS = {"script", "preScript", "postScript"}
 LISTENER_TAGS = {"executionListener", "taskListener"}
 EXPRESSION_TAGS = {"conditionExpression", "condition", "loopCardinality", "completionCondition", "loopCondition"}
 TIMER_TAGS = {"timeDuration", "timeDate", "timeCycle"}
+RESERVED_IDS = {"Start", "End", "Root", "StartEventSplit"}
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
 DECISION_RE = re.compile(r"""^\s*([A-Za-z][A-Za-z0-9_]*)\s*==\s*(?:"([^"]*)"|'([^']*)')\s*$""")
 
 
@@ -118,6 +120,9 @@ def _check_document(tree, f: _Findings, allow_non_executable: bool) -> bool:
         if not isinstance(node.tag, str):
             continue
         node_id = node.get("id")
+        if node_id and (node_id in RESERVED_IDS or node_id.endswith(RESERVED_SUFFIXES)):
+            f.error(node, f"the id '{node_id}' is reserved by the process engine and would silently break the "
+                          "process; rename the element (for example to '" + xml.local(node.tag) + "_" + node_id + "')")
         if node_id:
             if node_id in seen_ids and node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
                 f.error(node, f"the id '{node_id}' is used twice (first on line {seen_ids[node_id]})")

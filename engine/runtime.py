@@ -77,14 +77,14 @@ class SpecCache:
         self._items: OrderedDict = OrderedDict()
         self._size, self._lock = size, Lock()
 
-    def get(self, deployment_id: int, spec_json_loader):
+    def get(self, key, spec_json_loader):
         with self._lock:
-            if deployment_id in self._items:
-                self._items.move_to_end(deployment_id)
-                return self._items[deployment_id]
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
         specs = spec_from_json(spec_json_loader())
         with self._lock:
-            self._items[deployment_id] = specs
+            self._items[key] = specs
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return specs

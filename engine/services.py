@@ -98,7 +98,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
             raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
                                f"{' or '.join(repr(x) for x in start_lanes)}.", key=key)
         now = clock()
-        spec, subprocess_specs = runtime.SPEC_CACHE.get(deployment.id, lambda: uow.deployments.spec_json(deployment.id))
+        spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
         due_time = _due_time_for(uow, office)
         _run_engine(lambda: runtime.advance(workflow, now, due_time))
@@ -136,9 +136,15 @@ def _run_engine(step):
         raise EngineError(f"The process could not continue: {err}") from err
 
 
+def _specs(uow, deployment):
+    # Keyed by content, not row id: a spec depends only on the deployed bytes and the process key.
+    return runtime.SPEC_CACHE.get((deployment.sha256, deployment.key),
+                                  lambda: uow.deployments.spec_json(deployment.id))
+
+
 def _load(uow, instance):
     deployment = uow.deployments.get(instance.deployment_id)
-    spec, subprocess_specs = runtime.SPEC_CACHE.get(deployment.id, lambda: uow.deployments.spec_json(deployment.id))
+    spec, subprocess_specs = _specs(uow, deployment)
     return deployment, runtime.load(instance.state, spec, subprocess_specs)
 
 

@@ -1,0 +1,226 @@
+"""The engine's use cases against real databases (SQLite and PostgreSQL), saving and loading between steps."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from adapters.sql import Office
+from engine import runtime, services
+from engine.errors import AlurError, FormInvalid, NotPermitted, RunawayLoop, TaskNotReady
+from tests.conftest import add_user, fixture_file
+
+
+def ready_items(app, instance_id):
+    return [w for w in services.show(app.uow(write=False), instance_id)["work_items"] if w.state == "ready"]
+
+
+def only_ready(app, instance_id):
+    items = ready_items(app, instance_id)
+    assert len(items) == 1, items
+    return items[0]
+
+
+@pytest.fixture
+def loop_app(app):
+    add_user(app, "pel", ("Pelaksana", "T"))
+    add_user(app, "kas", ("Kasubbag", "T"))
+    services.deploy(app.uow(), [fixture_file("decision_loop.bpmn")], actor="admin", office="T")
+    return app
+
+
+def test_a_rework_loop_runs_to_the_end_with_rows_and_audit_kept_current(loop_app):
+    app = loop_app
+    case = services.start(app.uow(), "review_loop", actor="pel")
+    order = []
+    for decision in ["Tidak", "Ya"]:
+        draft = only_ready(app, case.id)
+        assert (draft.step_id, draft.role, draft.office) == ("Draft", "Pelaksana", "T")
+        services.complete(app.uow(), draft.id, actor="pel", data={"catatan": "draft"})
+        review = only_ready(app, case.id)
+        assert review.role == "Kasubbag" and review.due_at is not None
+        services.complete(app.uow(), review.id, actor="kas", data={"keputusan": decision})
+        order += [draft.step_id, review.step_id]
+    shown = services.show(app.uow(write=False), case.id)
+    assert shown["instance"].status == "completed"
+    assert order == ["Draft", "Review", "Draft", "Review"]
+    assert [e.type for e in shown["history"]] == ["instance_started"] + ["task_completed"] * 4 + ["instance_completed"]
+    assert [e.actor for e in shown["history"] if e.type == "task_completed"] == ["pel", "kas", "pel", "kas"]
+    assert {w.state for w in shown["work_items"]} == {"completed"}
+    assert shown["timers"] == []  # every SLA timer was cancelled when its step was completed in time
+    assert shown["instance"].row_version == 5  # four completions after the start, one saved version each
+
+
+def test_saved_state_holds_no_spec_and_records_the_serializer_version(loop_app):
+    case = services.start(loop_app.uow(), "review_loop", actor="pel")
+    with loop_app.uow(write=False) as uow:
+        instance = uow.instances.get(case.id)
+    state = json.loads(instance.state)
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert instance.serializer_version == runtime.SERIALIZER_VERSION
+
+
+def test_a_decision_step_without_its_decision_is_refused_and_changes_nothing(loop_app):
+    app = loop_app
+    case = services.start(app.uow(), "review_loop", actor="pel")
+    services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
+    review = only_ready(app, case.id)
+    with pytest.raises(FormInvalid) as err:
+        services.complete(app.uow(), review.id, actor="kas", data={"keputusan": "Mungkin"})
+    assert "keputusan must be one of Ya, Tidak" in err.value.message
+    assert only_ready(app, case.id).id == review.id
+
+
+def test_a_failing_condition_rolls_the_whole_step_back(app):
+    add_user(app, "pel", ("Pelaksana", "T"))
+    add_user(app, "kas", ("Kasubbag", "T"))
+    services.deploy(app.uow(), [fixture_file("failing_condition.bpmn")], office="T")
+    case = services.start(app.uow(), "broken_gate", actor="pel")
+    services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
+    review = only_ready(app, case.id)
+    before = services.show(app.uow(write=False), case.id)
+    with pytest.raises(AlurError) as err:
+        services.complete(app.uow(), review.id, actor="kas", data={"keputusan": "Ya"})
+    assert "division by zero" in err.value.message.lower() or "could not continue" in err.value.message
+    after = services.show(app.uow(write=False), case.id)
+    assert after["instance"].row_version == before["instance"].row_version
+    assert after["instance"].state == before["instance"].state
+    assert [e.type for e in after["history"]] == [e.type for e in before["history"]]
+    assert only_ready(app, case.id).id == review.id
+
+
+def test_only_holders_of_the_lane_role_in_the_case_office_may_complete(loop_app):
+    app = loop_app
+    with app.uow() as uow:
+        uow.directory.add_office(Office("X", "Kantor Lain", "Asia/Jakarta", "elapsed"))
+        uow.commit()
+    add_user(app, "kas_lain", ("Pelaksana", "X"))
+    case = services.start(app.uow(), "review_loop", actor="pel")
+    draft = only_ready(app, case.id)
+    for user in ["kas", "kas_lain", "nobody"]:
+        with pytest.raises(NotPermitted):
+            services.complete(app.uow(), draft.id, actor=user)
+    services.complete(app.uow(), draft.id, actor="pel")
+    with pytest.raises(TaskNotReady, match="already completed by pel"):
+        services.complete(app.uow(), draft.id, actor="pel")
+
+
+def test_cases_stay_on_the_version_they_started_on(loop_app, tmp_path):
+    app = loop_app
+    old = services.start(app.uow(), "review_loop", actor="pel")
+    _, data = fixture_file("decision_loop.bpmn")
+    changed = tmp_path / "v2.bpmn"
+    changed.write_bytes(data.replace(b"1. Menyusun draft", b"1. Menyusun draft (revisi)"))
+    results, _ = services.deploy(app.uow(), [(str(changed), changed.read_bytes())], office="T")
+    assert [(d.version, created) for d, created in results] == [(2, True)]
+    new = services.start(app.uow(), "review_loop", actor="pel")
+    assert (old.version, new.version) == (1, 2)
+    assert only_ready(app, old.id).step_name == "1. Menyusun draft"
+    assert only_ready(app, new.id).step_name == "1. Menyusun draft (revisi)"
+    for case in (old, new):
+        services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
+        services.complete(app.uow(), only_ready(app, case.id).id, actor="kas", data={"keputusan": "Ya"})
+        assert services.show(app.uow(write=False), case.id)["instance"].status == "completed"
+
+
+def test_redeploying_identical_bytes_creates_no_new_version_and_keeps_the_xml(loop_app):
+    results, _ = services.deploy(loop_app.uow(), [fixture_file("decision_loop.bpmn")], office="T")
+    assert [(d.version, created) for d, created in results] == [(1, False)]
+    with loop_app.uow(write=False) as uow:
+        deployment = uow.deployments.latest("review_loop")
+        assert uow.deployments.xml(deployment.id) == fixture_file("decision_loop.bpmn")[1]
+    draft = deployment.step("Draft")
+    assert (draft.lane, draft.kelengkapan, draft.output) == ("Pelaksana", "Disposisi", "Draft")
+    review = deployment.step("Review")
+    assert review.sla == "PT3H" and review.decision.choices == ("Ya", "Tidak")
+
+
+def test_a_runaway_rework_loop_is_refused_before_the_engine_would_stall(loop_app):
+    app = loop_app
+    case = services.start(app.uow(), "review_loop", actor="pel")
+    rounds = 0
+    with pytest.raises(RunawayLoop, match="gone round its loops"):
+        while rounds < 400:
+            services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
+            services.complete(app.uow(), only_ready(app, case.id).id, actor="kas", data={"keputusan": "Tidak"})
+            rounds += 1
+    assert 50 < rounds < 400
+    # The refused step changed nothing: the case still loads and its open step can still be worked.
+    item = only_ready(app, case.id)
+    assert item.step_id in {"Draft", "Review"}
+    with app.uow(write=False) as uow:
+        deployment, workflow = services._load(uow, uow.instances.get(case.id))
+    assert max(t.depth for t in runtime.ready_human_tasks(workflow)) <= runtime.MAX_TREE_DEPTH
+
+
+def test_two_completions_of_one_work_item_at_once_apply_exactly_once(loop_app):
+    app = loop_app
+    for _ in range(5):
+        case = services.start(app.uow(), "review_loop", actor="pel")
+        item = only_ready(app, case.id)
+        outcomes, barrier = [], threading.Barrier(2)
+
+        def attempt(item_id=item.id, barrier=barrier, outcomes=outcomes):
+            barrier.wait()
+            try:
+                services.complete(app.uow(), item_id, actor="pel")
+                outcomes.append("ok")
+            except AlurError as err:
+                outcomes.append(err.code)
+
+        threads = [threading.Thread(target=attempt) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) in (["ok", "task_not_ready"], ["ok", "stale_instance"])
+        history = services.show(app.uow(write=False), case.id)["history"]
+        assert [e.type for e in history].count("task_completed") == 1
+
+
+def test_each_due_timer_fires_exactly_once_with_two_workers(loop_app):
+    app = loop_app
+    cases = [services.start(app.uow(), "review_loop", actor="pel") for _ in range(12)]
+    for case in cases:
+        services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
+    later = datetime.now(timezone.utc) + timedelta(hours=4)
+    totals = []
+
+    def work():
+        totals.append(services.fire_due_timers(app.uow, clock=lambda: later))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(totals) == 12
+    assert services.fire_due_timers(app.uow, clock=lambda: later) == 0
+    for case in cases:
+        shown = services.show(app.uow(write=False), case.id)
+        types = [e.type for e in shown["history"]]
+        assert types.count("timer_fired") == 1 and types.count("sla_breached") == 1
+        review = only_ready(app, case.id)
+        assert review.overdue and review.step_id == "Review"
+        services.complete(app.uow(), review.id, actor="kas", data={"keputusan": "Ya"})
+        assert services.show(app.uow(write=False), case.id)["instance"].status == "completed"
+
+
+def test_sla_due_times_follow_the_office_working_calendar(loop_app):
+    app = loop_app
+    with app.uow() as uow:
+        uow.directory.add_office(Office("JKT", "Kanwil DKI Jakarta", "Asia/Jakarta", "working"))
+        uow.commit()
+    add_user(app, "pel_jkt", ("Pelaksana", "JKT"))
+    saturday = datetime(2027, 1, 9, 3, 0, tzinfo=timezone.utc)  # Saturday 10:00 WIB, after any real clock here
+    case = services.start(app.uow(), "review_loop", actor="pel_jkt", office="JKT", clock=lambda: saturday)
+    services.complete(app.uow(), only_ready(app, case.id).id, actor="pel_jkt", clock=lambda: saturday)
+    review = only_ready(app, case.id)
+    # PT3H from Saturday counts from Monday 07:30 WIB: 07:30-10:30 WIB is 00:30-03:30 UTC.
+    assert review.due_at == datetime(2027, 1, 11, 3, 30, tzinfo=timezone.utc)
+    with app.uow(write=False) as uow:
+        timers = uow.timers.waiting_for_instance(case.id)
+    assert [t.due_at for t in timers] == [review.due_at]
