@@ -71,7 +71,7 @@ class _Findings:
         self._add(node, message, element, "warning")
 
     def _add(self, node, message, element, severity):
-        line = node.sourceline if node is not None and hasattr(node, "sourceline") else node if isinstance(node, int) else None
+        line = getattr(node, "sourceline", None)
         if element is None and node is not None and hasattr(node, "get"):
             element = _owner_id(node)
         self.report.problems.append(Problem(self.filename, line, element, message, severity))
@@ -209,50 +209,54 @@ def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
 
 
 def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
-    parser = BpmnParser()
-    ids_to_line = {}
-    for filename, data, tree in trees:
-        f = _Findings(filename, report)
-        for node in tree.getroot().iter():
-            if isinstance(node.tag, str) and node.get("id"):
-                ids_to_line.setdefault(node.get("id"), (filename, node.sourceline))
-        try:
-            parser.add_bpmn_xml(tree, filename)
-        except ValidationException as err:
-            _spiff_problem(err, f, ids_to_line)
-        except Exception as err:  # noqa: BLE001 - third-party parser on untrusted input must never crash lint
-            f.error(None, f"SpiffWorkflow could not read the file: {type(err).__name__}: {err}")
+    parser, ids_to_line = BpmnParser(), {}
+    for filename, _data, tree in trees:
+        _add_to_parser(parser, filename, tree, ids_to_line, _Findings(filename, report))
     if report.errors:
         return
     for filename, data, tree in trees:
         f = _Findings(filename, report)
         for proc in tree.getroot().findall(xml.bpmn("process")):
             info = _process_info(proc, f)
-            if info is None:
+            if info is None or (not info.executable and not allow_non_executable):
                 continue
-            if not info.executable and not allow_non_executable:
-                continue
-            pp = parser.get_process_parser(info.key)
-            if pp is None:
-                continue
-            pp.process_executable = True
-            try:
-                spec = parser.get_spec(info.key)
-                subprocess_specs = parser.get_subprocess_specs(info.key)
-            except ValidationException as err:
-                _spiff_problem(err, f, ids_to_line)
-                continue
-            except Exception as err:  # noqa: BLE001 - see above
-                f.error(proc, f"SpiffWorkflow could not build process '{info.key}': {type(err).__name__}: {err}")
+            specs = _process_specs(parser, info, proc, f, ids_to_line)
+            if specs is None:
                 continue
             if info.key in report.specs:
                 f.error(proc, f"process id '{info.key}' is defined twice in the files deployed together")
                 continue
-            report.specs[info.key] = (spec, subprocess_specs)
+            report.specs[info.key] = specs
             report.sources[info.key] = (filename, data)
             report.processes.append(info)
             if not info.steps:
                 f.warning(proc, f"process '{info.key}' has no human steps")
+
+
+def _add_to_parser(parser, filename, tree, ids_to_line, f: _Findings) -> None:
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.get("id"):
+            ids_to_line.setdefault(node.get("id"), (filename, node.sourceline))
+    try:
+        parser.add_bpmn_xml(tree, filename)
+    except ValidationException as err:
+        _spiff_problem(err, f, ids_to_line)
+    except Exception as err:  # noqa: BLE001 - third-party parser on untrusted input must never crash lint
+        f.error(None, f"SpiffWorkflow could not read the file: {type(err).__name__}: {err}")
+
+
+def _process_specs(parser, info, proc, f: _Findings, ids_to_line):
+    process_parser = parser.get_process_parser(info.key)
+    if process_parser is None:
+        return None
+    process_parser.process_executable = True  # lint already refused or allowed isExecutable="false"
+    try:
+        return parser.get_spec(info.key), parser.get_subprocess_specs(info.key)
+    except ValidationException as err:
+        _spiff_problem(err, f, ids_to_line)
+    except Exception as err:  # noqa: BLE001 - see _add_to_parser
+        f.error(proc, f"SpiffWorkflow could not build process '{info.key}': {type(err).__name__}: {err}")
+    return None
 
 
 def _spiff_problem(err: ValidationException, f: _Findings, ids_to_line) -> None:

@@ -170,60 +170,89 @@ def _arithmetic_refusal(node: ast.BinOp) -> str | None:
     return None
 
 
+def _constant(node):
+    if type(node.value) in _LITERAL_TYPES:
+        return None
+    return f"uses a {type(node.value).__name__} literal ({_short(ast.unparse(node))}), which is not allowed"
+
+
+def _name(node):
+    if node.id.startswith("_"):
+        return f"uses the name '{node.id}', and names starting with '_' are not allowed"
+    return None
+
+
+def _call(node):
+    if not isinstance(node.func, ast.Name):
+        return _refusal(node.func) or f"calls '{_short(ast.unparse(node.func))}', which is not an allowed function"
+    if node.func.id not in ALLOWED_FUNCTIONS:
+        return f"calls '{node.func.id}', which is not an allowed function"
+    if node.keywords:
+        name = node.keywords[0].arg or "**"
+        return f"passes the keyword argument '{name}' to '{node.func.id}', which is not allowed"
+    return _first(node.args)
+
+
+def _operator(node):
+    if type(node.op) not in _OPERATORS:
+        return f"uses the operator '{_SYMBOLS.get(type(node.op), type(node.op).__name__)}', which is not allowed"
+    if isinstance(node, ast.UnaryOp):
+        return _refusal(node.operand)
+    try:
+        return _arithmetic_refusal(node) or _first((node.left, node.right))
+    except (ArithmeticError, NumberTooHigh, ValueError):
+        return f"computes a number that is too large ('{_short(ast.unparse(node))}')"
+
+
+def _compare(node):
+    for operation, left, right in zip(node.ops, (node.left, *node.comparators[:-1]), node.comparators, strict=True):
+        if isinstance(operation, (ast.Is, ast.IsNot)) and not any(
+                isinstance(n, ast.Constant) and n.value is None for n in (left, right)):
+            return "uses 'is' with something other than None, which is not allowed; use == instead"
+    return _first((node.left, *node.comparators))
+
+
+def _subscript(node):
+    if not _is_index(node.slice):
+        return f"uses a non-literal index ('[{_short(ast.unparse(node.slice))}]'), which is not allowed"
+    return _refusal(node.value)
+
+
+def _sequence(node):
+    if _is_literal(node):
+        return None
+    return f"uses a {type(node).__name__.lower()} with an item that is not a literal, which is not allowed"
+
+
+def _fstring(node):
+    if all(isinstance(v, ast.Constant) for v in node.values):
+        return None
+    return "uses an f-string with a replacement field ({...}), which is not allowed"
+
+
+_CHECKS = {
+    ast.Constant: _constant,
+    ast.Name: _name,
+    ast.Attribute: lambda node: f"uses attribute access ('.{node.attr}'), which is not allowed",
+    ast.Call: _call,
+    ast.BinOp: _operator,
+    ast.UnaryOp: _operator,
+    ast.BoolOp: lambda node: _first(node.values),
+    ast.Compare: _compare,
+    ast.IfExp: lambda node: _first((node.test, node.body, node.orelse)),
+    ast.Subscript: _subscript,
+    ast.List: _sequence,
+    ast.Tuple: _sequence,
+    ast.JoinedStr: _fstring,
+}
+
+
 def _refusal(node: ast.AST) -> str | None:
     """Return why `node` is outside the safe subset, or None (the caller has bounded the tree's depth)."""
-    kind = type(node)
-    if kind is ast.Constant:
-        if type(node.value) in _LITERAL_TYPES:
-            return None
-        return f"uses a {type(node.value).__name__} literal ({_short(ast.unparse(node))}), which is not allowed"
-    if kind is ast.Name:
-        if node.id.startswith("_"):
-            return f"uses the name '{node.id}', and names starting with '_' are not allowed"
-        return None
-    if kind is ast.Attribute:
-        return f"uses attribute access ('.{node.attr}'), which is not allowed"
-    if kind is ast.Call:
-        if not isinstance(node.func, ast.Name):
-            return _refusal(node.func) or f"calls '{_short(ast.unparse(node.func))}', which is not an allowed function"
-        if node.func.id not in ALLOWED_FUNCTIONS:
-            return f"calls '{node.func.id}', which is not an allowed function"
-        if node.keywords:
-            name = node.keywords[0].arg or "**"
-            return f"passes the keyword argument '{name}' to '{node.func.id}', which is not allowed"
-        return _first(node.args)
-    if kind in (ast.BinOp, ast.UnaryOp) and type(node.op) not in _OPERATORS:
-        return f"uses the operator '{_SYMBOLS.get(type(node.op), type(node.op).__name__)}', which is not allowed"
-    if kind is ast.BinOp:
-        try:
-            return _arithmetic_refusal(node) or _first((node.left, node.right))
-        except (ArithmeticError, NumberTooHigh, ValueError):
-            return f"computes a number that is too large ('{_short(ast.unparse(node))}')"
-    if kind is ast.UnaryOp:
-        return _refusal(node.operand)
-    if kind is ast.BoolOp:
-        return _first(node.values)
-    if kind is ast.Compare:
-        for operation, left, right in zip(node.ops, (node.left, *node.comparators), node.comparators):
-            if isinstance(operation, (ast.Is, ast.IsNot)) and not any(
-                    isinstance(n, ast.Constant) and n.value is None for n in (left, right)):
-                return "uses 'is' with something other than None, which is not allowed; use == instead"
-        return _first((node.left, *node.comparators))
-    if kind is ast.IfExp:
-        return _first((node.test, node.body, node.orelse))
-    if kind is ast.Subscript:
-        if not _is_index(node.slice):
-            return f"uses a non-literal index ('[{_short(ast.unparse(node.slice))}]'), which is not allowed"
-        return _refusal(node.value)
-    if kind in (ast.List, ast.Tuple):
-        if _is_literal(node):
-            return None
-        return f"uses a {kind.__name__.lower()} with an item that is not a literal, which is not allowed"
-    if kind is ast.JoinedStr:
-        if all(isinstance(v, ast.Constant) for v in node.values):
-            return None
-        return "uses an f-string with a replacement field ({...}), which is not allowed"
-    return f"uses {_PHRASES.get(kind, kind.__name__)}, which is not allowed"
+    check = _CHECKS.get(type(node))
+    if check is None:
+        return f"uses {_PHRASES.get(type(node), type(node).__name__)}, which is not allowed"
+    return check(node)
 
 
 @lru_cache(maxsize=4096)
@@ -306,7 +335,7 @@ def _run(tree: ast.AST, text: str, data) -> Any:
 
 
 def evaluate(text: str, data: dict):
-    """Evaluate `text` against task data `data` safely; raise ExpressionInvalid naming the expression on refusal or failure."""
+    """Evaluate `text` against task data safely; raise ExpressionInvalid naming the expression on any failure."""
     reason = check_expression(text)
     if reason:
         raise ExpressionInvalid(f"Expression {_short(repr(text), 80)} {reason}.", expression=text)
@@ -365,7 +394,7 @@ def check_timer(text: str) -> str | None:
 
 
 def evaluate_timer(text: str, data: dict) -> str:
-    """Return the ISO-8601 text a timer expression stands for (a literal as-is, otherwise the safe evaluation's string result)."""
+    """Return the ISO-8601 text a timer expression stands for (a literal as-is, else its safe evaluation)."""
     literal = timer_literal(text)
     if literal is not None:
         return literal

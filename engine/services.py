@@ -278,20 +278,24 @@ def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
     with uow_factory(write=False) as uow:
         candidates = uow.timers.due(now, limit)
     for timer in candidates:
-        with uow_factory() as uow:
-            instance = uow.instances.try_lock(timer.instance_id)
-            if instance is None or instance.status != "running":
-                continue
-            current = next((t for t in uow.timers.waiting_for_instance(instance.id) if t.id == timer.id), None)
-            if current is None:
-                continue  # another worker fired it, or the step was completed first
-            deployment, workflow = _load(uow, instance)
-            due_time = _due_time_for(uow, instance.office)
-            _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
-            _save(uow, instance, workflow, deployment, now, None)
-            uow.commit()
-            fired += 1
+        fired += _fire_one(uow_factory, timer, now)
     return fired
+
+
+def _fire_one(uow_factory, timer, now) -> int:
+    """Fire one timer under its instance's lock; 0 when another worker or a completion got there first."""
+    with uow_factory() as uow:
+        instance = uow.instances.try_lock(timer.instance_id)
+        if instance is None or instance.status != "running":
+            return 0
+        if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
+            return 0  # another worker fired it, or the step was completed first
+        deployment, workflow = _load(uow, instance)
+        due_time = _due_time_for(uow, instance.office)
+        _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
+        _save(uow, instance, workflow, deployment, now, None)
+        uow.commit()
+    return 1
 
 
 # --- read ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Working-time arithmetic: schedules, holidays, time zones and ISO durations (expectations written out)."""
 
 import time as clock
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +20,7 @@ from engine.calendar import (
 
 WIB = ZoneInfo("Asia/Jakarta")
 WIT = ZoneInfo("Asia/Jayapura")
-UTC = timezone.utc
+UTC = UTC
 JAKARTA = OfficeCalendar()
 ELAPSED = OfficeCalendar(mode="elapsed")
 

@@ -1,0 +1,36 @@
+# Alur: `make demo` sets up and runs Alur on SQLite with the seed SOPs; `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Browser tests drive Debian's Chromium; a browser download by a test tool is blocked on these machines.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian) and try again" >&2; exit 1; fi
+
+setup: $(BIN)/.installed node_modules/.installed
+
+demo: setup
+	$(BIN)/alur demo
+
+test: setup /usr/bin/chromium
+	$(BIN)/ruff check engine adapters forms webui bench tests
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/bench_step.py
+
+clean:
+	rm -rf $(VENV) node_modules data
