@@ -343,7 +343,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         app = bootstrap.build()
-        if args.command != "init" and args.func is not cmd_lint:
+        if args.command not in ("init", "demo", "lint"):
             _require_schema(app)
         return args.func(app, args) or 0
     except DiagramInvalid as err:
