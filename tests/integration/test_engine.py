@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -186,7 +186,7 @@ def test_each_due_timer_fires_exactly_once_with_two_workers(loop_app):
     cases = [services.start(app.uow(), "review_loop", actor="pel") for _ in range(12)]
     for case in cases:
         services.complete(app.uow(), only_ready(app, case.id).id, actor="pel")
-    later = datetime.now(timezone.utc) + timedelta(hours=4)
+    later = datetime.now(UTC) + timedelta(hours=4)
     totals = []
 
     def work():
@@ -215,12 +215,12 @@ def test_sla_due_times_follow_the_office_working_calendar(loop_app):
         uow.directory.add_office(Office("JKT", "Kanwil DKI Jakarta", "Asia/Jakarta", "working"))
         uow.commit()
     add_user(app, "pel_jkt", ("Pelaksana", "JKT"))
-    saturday = datetime(2027, 1, 9, 3, 0, tzinfo=timezone.utc)  # Saturday 10:00 WIB, after any real clock here
+    saturday = datetime(2027, 1, 9, 3, 0, tzinfo=UTC)  # Saturday 10:00 WIB, after any real clock here
     case = services.start(app.uow(), "review_loop", actor="pel_jkt", office="JKT", clock=lambda: saturday)
     services.complete(app.uow(), only_ready(app, case.id).id, actor="pel_jkt", clock=lambda: saturday)
     review = only_ready(app, case.id)
     # PT3H from Saturday counts from Monday 07:30 WIB: 07:30-10:30 WIB is 00:30-03:30 UTC.
-    assert review.due_at == datetime(2027, 1, 11, 3, 30, tzinfo=timezone.utc)
+    assert review.due_at == datetime(2027, 1, 11, 3, 30, tzinfo=UTC)
     with app.uow(write=False) as uow:
         timers = uow.timers.waiting_for_instance(case.id)
     assert [t.due_at for t in timers] == [review.due_at]
