@@ -26,7 +26,7 @@ demo: setup
 	$(BIN)/alur demo
 
 test: setup /usr/bin/chromium
-	$(BIN)/ruff check engine adapters forms webui bench tests
+	$(BIN)/ruff check engine adapters forms webui bench tests tools bpmn
 	$(BIN)/pytest
 
 bench: setup

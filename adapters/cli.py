@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters import bootstrap
 from adapters.sql import Office
@@ -241,6 +242,7 @@ def cmd_users(app, args):
 def cmd_offices(app, args):
     with app.uow() as uow:
         if args.offices_cmd == "add":
+            _check_timezone(args.timezone)
             uow.directory.add_office(Office(args.code, args.name, args.timezone,
                                             "elapsed" if args.elapsed else "working"))
             uow.commit()
@@ -248,6 +250,14 @@ def cmd_offices(app, args):
             return
         for o in uow.directory.offices():
             print(f"{o.code}  {o.name}  {o.timezone}  {o.time_mode}")
+
+
+def _check_timezone(name):
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise UsageError(f"unknown time zone '{name}'; use an IANA name such as Asia/Jakarta, "
+                         "Asia/Makassar or Asia/Jayapura") from err
 
 
 def build_parser():

@@ -13,6 +13,7 @@ from engine import expressions, xml
 from engine.model import Decision, Problem, ProcessInfo, Step
 
 HUMAN_TASKS = {"userTask", "manualTask", "task"}
+HUMAN_TAGS = {xml.bpmn(tag) for tag in HUMAN_TASKS}
 
 REFUSED_ELEMENTS = {
     "scriptTask": "script tasks run code on the server, which Alur never allows; model the work as a user task",
@@ -86,7 +87,7 @@ def _owner_id(node) -> str | None:
 
 
 def _label(node) -> str:
-    name = (node.get("name") or "").strip()
+    name = " ".join((node.get("name") or "").split())  # editors keep line breaks typed into names
     kind = re.sub(r"(?<!^)(?=[A-Z])", " ", xml.local(node.tag)).lower()
     return f"{kind} '{name}'" if name else f"{kind} {node.get('id') or '(no id)'}"
 
@@ -138,14 +139,14 @@ def _check_document(tree, f: _Findings, allow_non_executable: bool) -> bool:
 
 def _check_node(node, f: _Findings) -> None:
     tag = xml.local(node.tag)
-    if tag in REFUSED_ELEMENTS:
+    if not node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
+        _check_extension(node, tag, f)
+    elif tag in REFUSED_ELEMENTS:
         f.error(node, f"{_label(node)}: {REFUSED_ELEMENTS[tag]}")
     elif tag in REFUSED_EVENTS:
         f.error(node.getparent(), f"{_label(node.getparent())}: {REFUSED_EVENTS[tag]}")
-    elif tag in SCRIPT_TAGS and xml.local(node.getparent().tag) != "scriptTask":
-        f.error(node, f"{_label(node.getparent())} carries a {tag}: diagrams may not run code on the server")
-    elif tag in LISTENER_TAGS:
-        f.error(node, f"{_label(_owner(node))} has a Camunda {tag}: listeners run code, which Alur never allows")
+    elif tag == "script" and xml.local(node.getparent().tag) != "scriptTask":
+        f.error(node, f"{_label(_owner(node))} carries a script: diagrams may not run code on the server")
     elif tag in EXPRESSION_TAGS and (node.text or "").strip():
         reason = expressions.check_expression(node.text.strip())
         if reason:
@@ -153,8 +154,20 @@ def _check_node(node, f: _Findings) -> None:
     elif tag in TIMER_TAGS:
         text = (node.text or "").strip()
         reason = expressions.check_timer(text) if text else "is empty"
+        if reason is None and expressions.timer_literal(text) is None:
+            # A computed timer naming data the case lacks would stop every case at the step before it.
+            reason = ("is not a valid ISO-8601 duration, date or cycle; write it like PT3H, P2D, "
+                      "2026-12-01T08:00:00+07:00 or R3/PT1H")
         if reason:
             f.error(node, f"the timer of {_label(_owner(node))} ('{_short(text)}') {reason}")
+
+
+def _check_extension(node, tag, f: _Findings) -> None:
+    """Extension elements of any vendor that would run code."""
+    if tag in SCRIPT_TAGS:
+        f.error(node, f"{_label(_owner(node))} carries a {tag}: diagrams may not run code on the server")
+    elif tag in LISTENER_TAGS:
+        f.error(node, f"{_label(_owner(node))} has a Camunda {tag}: listeners run code, which Alur never allows")
 
 
 def _owner(node):
@@ -201,7 +214,7 @@ def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
             f.error(proc, message + ", or deploy with --allow-non-executable")
     lanes = _lanes_of(proc)
     for node in nodes:
-        if xml.local(node.tag) in HUMAN_TASKS:
+        if node.tag in HUMAN_TAGS:
             lane = lanes.get(node.get("id"))
             if lane is None or not lane[1]:
                 f.error(node, f"{_label(node)} is in no named lane, so no role can do it; "
@@ -242,7 +255,7 @@ def _add_to_parser(parser, filename, tree, ids_to_line, f: _Findings) -> None:
     except ValidationException as err:
         _spiff_problem(err, f, ids_to_line)
     except Exception as err:  # noqa: BLE001 - third-party parser on untrusted input must never crash lint
-        f.error(None, f"SpiffWorkflow could not read the file: {type(err).__name__}: {err}")
+        f.error(None, f"SpiffWorkflow could not read the file: {_plain(str(err))}")
 
 
 def _process_specs(parser, info, proc, f: _Findings, ids_to_line):
@@ -255,7 +268,7 @@ def _process_specs(parser, info, proc, f: _Findings, ids_to_line):
     except ValidationException as err:
         _spiff_problem(err, f, ids_to_line)
     except Exception as err:  # noqa: BLE001 - see _add_to_parser
-        f.error(proc, f"SpiffWorkflow could not build process '{info.key}': {type(err).__name__}: {err}")
+        f.error(proc, f"SpiffWorkflow could not build process '{info.key}': {_plain(str(err))}")
     return None
 
 
@@ -264,9 +277,16 @@ def _spiff_problem(err: ValidationException, f: _Findings, ids_to_line) -> None:
     line = getattr(err, "line_number", None) or None
     if element and not line and element in ids_to_line:
         line = ids_to_line[element][1]
-    message = str(err).split("\n")[0]
+    message = _plain(str(err))
     f.report.problems.append(Problem(f.filename, line if isinstance(line, int) else None, element,
                                      f"SpiffWorkflow cannot execute this: {message}"))
+
+
+def _plain(text: str) -> str:
+    """One line of plain text from a third-party message (no lxml object reprs, no stray whitespace)."""
+    text = re.sub(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>", r"<\1>", text)
+    text = " ".join(text.split())
+    return text.rstrip(" .") + "." if text else "no reason given."
 
 
 def _process_info(proc, f: _Findings) -> ProcessInfo | None:
@@ -289,7 +309,7 @@ def _process_info(proc, f: _Findings) -> ProcessInfo | None:
             lane = lanes.get(node.get("id"))
             if lane and lane[1]:
                 info.start_lanes.append(lane[1])
-        if tag in HUMAN_TASKS:
+        if node.tag in HUMAN_TAGS:
             info.steps.append(_step(node, lanes, by_id, proc, f))
     return info
 

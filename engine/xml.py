@@ -44,9 +44,10 @@ def parse(data: bytes) -> tuple[etree._ElementTree | None, XmlProblem | None]:
         )
     if not data.strip():
         return None, XmlProblem("the file is empty")
-    head = data[:4096].lstrip()
-    if b"<!DOCTYPE" in data[:65536].upper() or b"<!ENTITY" in data[:65536].upper():
-        return None, XmlProblem("DOCTYPE and entity declarations are not allowed in a diagram", _line_of(data, b"<!"))
+    head = data[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()  # editors on Windows write a byte-order mark
+    declaration = _line_of(data, b"<!DOCTYPE") or _line_of(data, b"<!ENTITY")
+    if declaration:
+        return None, XmlProblem("DOCTYPE and entity declarations are not allowed in a diagram", declaration)
     if not head.startswith(b"<"):
         return None, XmlProblem("the file is not XML (it does not start with '<')", 1)
     try:
@@ -60,6 +61,7 @@ def parse(data: bytes) -> tuple[etree._ElementTree | None, XmlProblem | None]:
 
 
 def _line_of(data: bytes, needle: bytes) -> int | None:
+    # Searching the whole upload is cheap next to parsing it, and a DOCTYPE may hide behind a long comment.
     pos = data.upper().find(needle)
     return data.count(b"\n", 0, pos) + 1 if pos >= 0 else None
 

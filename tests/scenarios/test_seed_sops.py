@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -102,7 +102,8 @@ SOP_001_LANES = {
      [1, 2, 3, 4, 5, 6, 5, 6, 7, 8, 9, 10, 11]),
     ("report redone once (D2 Tidak)", {"Langkah_6": ["Ya"], "Langkah_9": ["Tidak", "Ya"], "Langkah_10": ["Ya"]},
      [1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 9, 10, 11]),
-    ("approval refused once (D3 Tidak)", {"Langkah_6": ["Ya"], "Langkah_9": ["Ya", "Ya"], "Langkah_10": ["Tidak", "Ya"]},
+    ("approval refused once (D3 Tidak)",
+     {"Langkah_6": ["Ya"], "Langkah_9": ["Ya", "Ya"], "Langkah_10": ["Tidak", "Ya"]},
      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9, 10, 11]),
     ("every loop twice", {"Langkah_6": ["Tidak", "Tidak", "Ya"], "Langkah_9": ["Tidak", "Ya", "Ya"],
                           "Langkah_10": ["Tidak", "Ya"]},
@@ -176,7 +177,7 @@ def test_a_step_that_overruns_its_standard_time_is_recorded_and_stays_open(seede
 
 def test_sla_deadlines_count_working_time_in_the_office_time_zone(seeded):
     # Maluku Utara is WIT (UTC+9): a 5-minute step made ready on a Saturday is due Monday 07:35 WIT.
-    saturday = datetime(2027, 1, 9, 3, 0, tzinfo=timezone.utc)
+    saturday = datetime(2027, 1, 9, 3, 0, tzinfo=UTC)
     case = services.start(seeded.uow(), "sop_000_layanan_publik", actor="klien.malut", clock=lambda: saturday)
     item = services.show(seeded.uow(write=False), case.id)["work_items"][0]
-    assert item.due_at == datetime(2027, 1, 10, 22, 35, tzinfo=timezone.utc)
+    assert item.due_at == datetime(2027, 1, 10, 22, 35, tzinfo=UTC)

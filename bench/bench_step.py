@@ -1,0 +1,338 @@
+"""B1: one step through the engine (load, complete, save, rows, audit) vs the same step in plain SpiffWorkflow.
+
+Same diagram, same run, same order of steps: a chain of user tasks, each with a non-interrupting boundary timer
+(the SLA), alternating two lanes. Several cases advance round-robin so the task tree depth stays realistic; a case
+that reaches its end is replaced by a fresh one.
+
+  raw      BpmnWorkflow in memory on engine.runtime.SCRIPT_ENGINE: find the READY user task, run it,
+           do_engine_steps.
+  engine   engine.services.complete(...) on an app built with adapters.bootstrap.build + upgrade_schema: lock and
+           load the case, deserialize, complete, serialize, save, rewrite work-item and timer rows, audit, commit.
+           Once on SQLite (file in a temp dir), once on PostgreSQL (throwaway schema).
+
+Goal: engine / raw <= 3 (median per step).
+
+    .venv/bin/python bench/bench_step.py            # 300 timed steps per run
+    .venv/bin/python bench/bench_step.py --quick    # 60 timed steps, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from adapters import bootstrap  # noqa: E402
+from adapters.sql import Office  # noqa: E402
+from engine import diagrams, runtime, services  # noqa: E402
+from engine.passwords import hash_password  # noqa: E402
+
+POSTGRES_URL = os.environ.get("ALUR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RESULTS = ROOT / "bench" / "results" / "B1.json"
+KEY = "bench_chain"
+LANES = ("Klien", "Duta")
+
+
+# --- the diagram ------------------------------------------------------------------------------------------------------
+
+def chain_diagram(steps: int) -> bytes:
+    """A chain of `steps` user tasks, alternating two lanes, each with a non-interrupting PT3H boundary timer."""
+    lanes = {lane: [] for lane in LANES}
+    body = ['    <bpmn:startEvent id="start"/>']
+    lanes[LANES[0]].append("start")
+    previous = "start"
+    for i in range(1, steps + 1):
+        lane = LANES[(i - 1) % 2]
+        task, sla, late = f"Step_{i:02d}", f"Sla_{i:02d}", f"Late_{i:02d}"
+        lanes[lane] += [task, sla, late]
+        body += [
+            f'    <bpmn:sequenceFlow id="F_{i:02d}" sourceRef="{previous}" targetRef="{task}"/>',
+            f'    <bpmn:userTask id="{task}" name="{i}. Langkah {i}"/>',
+            f'    <bpmn:boundaryEvent id="{sla}" cancelActivity="false" attachedToRef="{task}">'
+            '<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT3H'
+            '</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>',
+            f'    <bpmn:sequenceFlow id="FL_{i:02d}" sourceRef="{sla}" targetRef="{late}"/>',
+            f'    <bpmn:endEvent id="{late}"/>',
+        ]
+        previous = task
+    lanes[LANES[(steps - 1) % 2]].append("end")
+    body += [f'    <bpmn:sequenceFlow id="F_end" sourceRef="{previous}" targetRef="end"/>',
+             '    <bpmn:endEvent id="end"/>']
+    lane_xml = "".join(
+        f'<bpmn:lane id="Lane_{n}" name="{n}">' + "".join(f"<bpmn:flowNodeRef>{r}</bpmn:flowNodeRef>" for r in refs)
+        + "</bpmn:lane>" for n, refs in lanes.items())
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs" targetNamespace="http://alur.local/bench">\n'
+        f'  <bpmn:process id="{KEY}" name="Benchmark chain" isExecutable="true">\n'
+        f"    <bpmn:laneSet>{lane_xml}</bpmn:laneSet>\n" + "\n".join(body)
+        + "\n  </bpmn:process>\n</bpmn:definitions>\n"
+    ).encode()
+
+
+# --- measurements -----------------------------------------------------------------------------------------------------
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"n": len(samples), "median_ms": statistics.median(samples) * 1000, "p95_ms": p95 * 1000,
+            "mean_ms": statistics.fmean(samples) * 1000, "max_ms": ordered[-1] * 1000}
+
+
+def run_raw(spec, subprocess_specs, cases: int, warmup: int, steps: int) -> dict:
+    """Plain SpiffWorkflow in memory, the same round-robin over `cases` workflows."""
+    def fresh():
+        workflow = runtime.new_workflow(spec, subprocess_specs)
+        workflow.do_engine_steps()
+        return workflow
+
+    workflows = [fresh() for _ in range(cases)]
+    samples, depths = [], []
+    for i in range(warmup + steps):
+        slot = i % cases
+        workflow = workflows[slot]
+        started = time.perf_counter()
+        [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+        task.data.update({"catatan": f"langkah {i}"})
+        task.run()
+        workflow.do_engine_steps()
+        elapsed = time.perf_counter() - started
+        if i >= warmup:
+            samples.append(elapsed)
+            depths.append(max((t.depth for t in workflow.get_tasks(state=TaskState.READY)), default=0))
+        if workflow.is_completed():
+            workflows[slot] = fresh()
+    return {**summary(samples), "max_tree_depth": max(depths)}
+
+
+def build_app(url: str, data_dir: Path, roles):
+    app = bootstrap.build({"ALUR_DATABASE_URL": url, "ALUR_DATA_DIR": str(data_dir)})
+    bootstrap.upgrade_schema(app)
+    with app.uow() as uow:
+        uow.directory.add_office(Office("B", "Kantor Bench", "Asia/Jakarta", "elapsed"))
+        uow.directory.add_user("ana", hash_password("rahasia123"), "Ana", None, services.utcnow())
+        for role in roles:
+            uow.directory.grant("ana", role, "B")
+        uow.commit()
+    return app
+
+
+def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: int, profiler=None) -> dict:
+    """services.complete(...) per step: the whole transaction, as the web UI and the CLI call it."""
+    services.deploy(app.uow(), [("bench_chain.bpmn", diagram)], office="B")
+
+    def fresh():
+        return services.start(app.uow(), key, actor="ana", office="B").id
+
+    def open_item(instance_id):
+        with app.uow(write=False) as uow:
+            [item] = uow.work_items.open_for_instance(instance_id)
+            return item.id
+
+    instances = [fresh() for _ in range(cases)]
+    samples, state_sizes = [], []
+    for i in range(warmup + steps):
+        slot = i % cases
+        item_id = open_item(instances[slot])
+        if profiler and i >= warmup:
+            profiler.start()
+        started = time.perf_counter()
+        instance = services.complete(app.uow(), item_id, actor="ana", data={"catatan": f"langkah {i}"})
+        elapsed = time.perf_counter() - started
+        if profiler and i >= warmup:
+            profiler.stop()
+        if i >= warmup:
+            samples.append(elapsed)
+            state_sizes.append(len(instance.state))
+        if instance.status == "completed":
+            instances[slot] = fresh()
+    return {**summary(samples), "state_bytes_median": int(statistics.median(state_sizes))}
+
+
+def serialization_share(spec, subprocess_specs, depth_steps: int, repeats: int = 50) -> dict:
+    """What load (JSON -> workflow) and dump (workflow -> JSON) cost on a case `depth_steps` steps in."""
+    workflow = runtime.new_workflow(spec, subprocess_specs)
+    workflow.do_engine_steps()
+    for _ in range(depth_steps):
+        [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
+        task.run()
+        workflow.do_engine_steps()
+    state = runtime.dump(workflow)
+    load, dump = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        restored = runtime.load(state, spec, subprocess_specs)
+        load.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        runtime.dump(restored)
+        dump.append(time.perf_counter() - started)
+    return {"after_steps": depth_steps, "state_bytes": len(state), "load_median_ms": statistics.median(load) * 1000,
+            "dump_median_ms": statistics.median(dump) * 1000}
+
+
+# --- backends ---------------------------------------------------------------------------------------------------------
+
+def postgres_schema():
+    """A throwaway schema, as tests/conftest.py makes them; returns (url, drop) or (None, reason)."""
+    try:
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        name = f"alur_bench_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            version = conn.execute(text("SHOW server_version")).scalar()
+    except Exception as err:  # noqa: BLE001 - any failure means "no server"
+        return None, f"{type(err).__name__}: {err}".splitlines()[0], None
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
+
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{name}", drop, version
+
+
+def machine(postgres_version: str | None) -> dict:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu_count": os.cpu_count(), "cpu_model": model or platform.processor() or platform.machine(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "spiffworkflow": importlib.metadata.version("SpiffWorkflow"),
+            "sqlalchemy": importlib.metadata.version("SQLAlchemy"), "sqlite": sqlite3.sqlite_version,
+            "postgresql": postgres_version}
+
+
+# --- main -------------------------------------------------------------------------------------------------------------
+
+def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int, steps: int):
+    """One engine run on a fresh database; returns (results, PostgreSQL version) or (None, reason)."""
+    with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
+        version = None
+        if backend == "sqlite":
+            url, drop = f"sqlite:///{Path(tmp) / 'alur.db'}", None
+        elif backend == "postgresql":
+            url, drop, version = postgres_schema()
+            if url is None:
+                return None, f"postgresql skipped: {drop}"
+        else:
+            raise SystemExit(f"unknown backend {backend!r}")
+        app = build_app(url, Path(tmp) / "data", roles)
+        profiler = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0002)
+        try:
+            result = run_engine(app, diagram, key, args.cases, warmup, steps, profiler)
+        finally:
+            app.engine.dispose()
+            if drop:
+                drop()
+        if profiler:
+            profile = Path(args.output).with_name(f"B1-profile-{backend}.txt")
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+            print(f"  profile of the engine steps on {backend}: {profile}")
+        return result, version
+
+
+def print_table(results: dict, share: dict) -> None:
+    print(f"\n{'run':<22}{'median ms':>11}{'p95 ms':>10}{'mean ms':>10}{'ratio med':>11}{'ratio p95':>11}")
+    for name, r in results.items():
+        label = "raw SpiffWorkflow" if name == "raw" else f"engine on {name}"
+        ratios = ("", "") if name == "raw" else (f"{r['ratio_median']:.2f}", f"{r['ratio_p95']:.2f}")
+        print(f"{label:<22}{r['median_ms']:>11.2f}{r['p95_ms']:>10.2f}{r['mean_ms']:>10.2f}"
+              f"{ratios[0]:>11}{ratios[1]:>11}")
+    print(f"\nraw max task-tree depth {results['raw']['max_tree_depth']}; case state ~{share['state_bytes']} bytes "
+          f"after {share['after_steps']} steps: load {share['load_median_ms']:.2f} ms, "
+          f"dump {share['dump_median_ms']:.2f} ms")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 timed steps instead of 300")
+    parser.add_argument("--steps", type=int, help="timed steps per run (default 300, --quick 60)")
+    parser.add_argument("--chain", type=int, default=30, help="user tasks in the generated diagram")
+    parser.add_argument("--cases", type=int, default=10, help="cases advanced round-robin")
+    parser.add_argument("--diagram", help="use this diagram instead of the generated chain (one process, "
+                                          "a sequence of human steps without decisions)")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the engine steps with pyinstrument (pip install pyinstrument); "
+                             "writes B1-profile-<backend>.txt next to --output (timings are then inflated)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    steps = args.steps or (60 if args.quick else 300)
+    warmup = max(10, steps // 10)
+    diagram = Path(args.diagram).read_bytes() if args.diagram else chain_diagram(args.chain)
+    report = diagrams.lint([("bench_chain.bpmn", diagram)])
+    if not report.ok:
+        print("\n".join(diagrams.problem_lines(report.problems)), file=sys.stderr)
+        return 1
+    info = report.processes[0]
+    spec, subprocess_specs = report.specs[info.key]
+    roles = sorted({name for _, name in info.lanes if name})
+
+    print(f"B1: one step, {len(info.steps)}-step chain with SLA timers, {args.cases} cases round-robin, "
+          f"{warmup} warm-up + {steps} timed steps per run")
+    results = {"raw": run_raw(spec, subprocess_specs, args.cases, warmup, steps)}
+    pg_version, notes = None, []
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        result, detail = engine_run(backend, args, diagram, info.key, roles, warmup, steps)
+        if result is None:
+            notes.append(detail)
+            print(f"  {detail}")
+            continue
+        results[backend], pg_version = result, detail or pg_version
+    raw = results["raw"]
+    for name, r in results.items():
+        if name != "raw":
+            r["ratio_median"] = r["median_ms"] / raw["median_ms"]
+            r["ratio_p95"] = r["p95_ms"] / raw["p95_ms"]
+    share = serialization_share(spec, subprocess_specs, min(len(info.steps) - 1, 15))
+    print_table(results, share)
+    verdicts = {n: r["ratio_median"] <= 3 for n, r in results.items() if n != "raw"}
+    for name, ok in verdicts.items():
+        print(f"goal engine/raw <= 3 on {name}: {'met' if ok else 'NOT met'} ({results[name]['ratio_median']:.2f})")
+
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "B1", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": {"chain_steps": len(info.steps), "cases": args.cases, "warmup": warmup, "timed_steps": steps,
+                       "diagram": args.diagram or "generated chain, PT3H non-interrupting boundary timer per step"},
+        "results": results, "serialization": share, "goal_ratio": 3, "goal_met": verdicts, "notes": notes,
+        "machine": machine(pg_version),
+    }, indent=2) + "\n")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
