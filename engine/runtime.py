@@ -125,6 +125,14 @@ class PendingTimer:
     work_item_id: str | None  # the human task a boundary timer watches
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the rows must show after a step: the ready human tasks and the waiting timers."""
+
+    ready: list
+    timers: list[PendingTimer]
+
+
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:
     """READY manual tasks, i.e. the work items of the instance."""
     return workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -137,14 +145,25 @@ def get_task(workflow: BpmnWorkflow, task_id: str):
         return None
 
 
-def advance(workflow: BpmnWorkflow, now: datetime, due_time) -> None:
-    """Run engine steps, then stamp new timers with Alur's due times, then guard the tree depth."""
+def advance(workflow: BpmnWorkflow, now: datetime, due_time) -> Snapshot:
+    """Run engine steps, then in one walk: stamp new timers with Alur's due times and guard the tree depth."""
     workflow.do_engine_steps()
-    apply_due_times(workflow, now, due_time)
-    check_depth(workflow)
+    ready, timers = [], []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        _check_depth(task)
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                ready.append(task)
+            continue
+        event = getattr(task.task_spec, "event_definition", None)
+        if isinstance(event, TimerEventDefinition) and "event_value" in task.internal_data:
+            _stamp_due_time(task, event, now, due_time)
+            timers.append(PendingTimer(str(task.id), task.task_spec.bpmn_id,
+                                       _due_of(event, task.internal_data["event_value"]), _watched_task_id(task)))
+    return Snapshot(ready, timers)
 
 
-def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, due_time):
+def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, due_time) -> Snapshot:
     """Complete a READY human task with data; raise TaskNotReady when it is not one."""
     task = get_task(workflow, task_id)
     if task is None:
@@ -157,23 +176,7 @@ def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, du
                            "by someone else. Reload.", work_item=task_id, step=task.task_spec.bpmn_id)
     task.data.update(data)
     task.run()
-    advance(workflow, now, due_time)
-    return task
-
-
-def pending_timers(workflow: BpmnWorkflow) -> list[PendingTimer]:
-    """Every waiting timer event with its due time (UTC)."""
-    timers = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        event = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(event, TimerEventDefinition):
-            continue
-        value = task.internal_data.get("event_value")
-        if value is None:
-            continue
-        due = _due_of(event, value)
-        timers.append(PendingTimer(str(task.id), task.task_spec.bpmn_id, due, _watched_task_id(task)))
-    return timers
+    return advance(workflow, now, due_time)
 
 
 def _due_of(event, value) -> datetime:
@@ -192,26 +195,22 @@ def _watched_task_id(task) -> str | None:
     return None
 
 
-def apply_due_times(workflow: BpmnWorkflow, now: datetime, due_time) -> None:
-    """Replace SpiffWorkflow's wall-clock due time of each new duration timer by `due_time(start, iso)`."""
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        event = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(event, TimerEventDefinition) or task.internal_data.get("alur_due"):
-            continue
-        if isinstance(event, CycleTimerEventDefinition) or "event_value" not in task.internal_data:
-            continue
-        expression = expressions.evaluate_timer(event.expression, task.data)
-        if expression.upper().startswith("P"):
-            due = due_time(now, expression)
-            task.internal_data["event_value"] = due.astimezone(UTC).isoformat()
-        task.internal_data["alur_due"] = True
+def _stamp_due_time(task, event, now: datetime, due_time) -> None:
+    """Replace SpiffWorkflow's wall-clock due time of a new duration timer by `due_time(start, iso)`, once."""
+    if task.internal_data.get("alur_due") or isinstance(event, CycleTimerEventDefinition):
+        return
+    expression = expressions.evaluate_timer(event.expression, task.data)
+    if expression.upper().startswith("P"):
+        due = due_time(now, expression)
+        task.internal_data["event_value"] = due.astimezone(UTC).isoformat()
+    task.internal_data["alur_due"] = True
 
 
-def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_time) -> bool:
-    """Fire one waiting timer now (Alur's clock decides when it is due); False if it is not waiting."""
+def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_time) -> Snapshot | None:
+    """Fire one waiting timer now (Alur's clock decides when it is due); None if it is not waiting."""
     task = get_task(workflow, timer_task_id)
     if task is None or task.state != TaskState.WAITING:
-        return False
+        return None
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):
@@ -219,20 +218,18 @@ def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_ti
     else:
         task.internal_data["event_value"] = past
     task.task_spec._update(task)  # noqa: SLF001 - SpiffWorkflow's own refresh_timers does exactly this
-    advance(workflow, now, due_time)
-    return task.state != TaskState.WAITING
+    return advance(workflow, now, due_time)
 
 
-def check_depth(workflow: BpmnWorkflow) -> None:
+def _check_depth(task) -> None:
     """Refuse to go on once a rework loop has run so often that SpiffWorkflow would stall."""
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
-        depth = task.depth
-        if depth > MAX_TREE_DEPTH:
-            raise RunawayLoop(
-                f"This case has gone round its loops so many times (task depth {depth}) that the engine would "
-                "stall; the step was not saved. An administrator must cancel or migrate the case.",
-                step=task.task_spec.bpmn_id,
-            )
+    depth = task.depth
+    if depth > MAX_TREE_DEPTH:
+        raise RunawayLoop(
+            f"This case has gone round its loops so many times (task depth {depth}) that the engine would "
+            "stall; the step was not saved. An administrator must cancel or migrate the case.",
+            step=task.task_spec.bpmn_id,
+        )
 
 
 def elapsed_due_time(start: datetime, iso_duration: str) -> datetime:

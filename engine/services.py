@@ -101,7 +101,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
         due_time = _due_time_for(uow, office)
-        _run_engine(lambda: runtime.advance(workflow, now, due_time))
+        snapshot = _run_engine(lambda: runtime.advance(workflow, now, due_time))
         prefix = _case_prefix(key, now.year)
         instance = Instance(
             id=None, deployment_id=deployment.id, key=key, version=deployment.version, office=office,
@@ -113,7 +113,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
                                  data={"key": key, "version": deployment.version, "number": instance.number,
                                        "data": data or {}}))
-        _sync(uow, instance, workflow, deployment, now, actor)
+        _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
 
@@ -129,7 +129,7 @@ def _sole_office(roles, actor) -> str:
 def _run_engine(step):
     """Run SpiffWorkflow; its errors become AlurErrors (the caller's transaction then rolls back)."""
     try:
-        step()
+        return step()
     except AlurError:
         raise
     except SpiffWorkflowException as err:
@@ -173,11 +173,11 @@ def complete(uow, work_item_id, *, actor, data=None, clock=utcnow) -> Instance:
         _check_decision(step, data)
         now = clock()
         due_time = _due_time_for(uow, instance.office)
-        _run_engine(lambda: runtime.complete(workflow, work_item_id, data, now, due_time))
+        snapshot = _run_engine(lambda: runtime.complete(workflow, work_item_id, data, now, due_time))
         uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
                                  data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
                                        "data": data}))
-        _save(uow, instance, workflow, deployment, now, actor, completed={work_item_id})
+        _save(uow, instance, workflow, snapshot, deployment, now, actor, completed={work_item_id})
         uow.commit()
     return instance
 
@@ -199,19 +199,19 @@ def _check_decision(step, data) -> None:
                           fields={variable: f"choose one of {', '.join(choices)}"}, step=step.id)
 
 
-def _save(uow, instance, workflow, deployment, now, actor, completed=frozenset()):
+def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
     if runtime.is_completed(workflow):
         instance.status, instance.ended_at = "completed", now
         uow.audit.add(AuditEvent(instance.id, now, actor, "instance_completed", data={"number": instance.number}))
     instance.state = runtime.dump(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     uow.instances.save(instance)
-    _sync(uow, instance, workflow, deployment, now, actor, completed)
+    _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed)
 
 
-def _sync(uow, instance, workflow, deployment, now, actor, completed=frozenset()):
+def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
     """Rewrite the instance's work-item and timer rows from the workflow, so reads never deserialize."""
-    ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
+    ready = {str(t.id): t for t in snapshot.ready}
     open_items = {w.id: w for w in uow.work_items.open_for_instance(instance.id)}
     for item_id, item in open_items.items():
         if item_id in ready:
@@ -220,7 +220,7 @@ def _sync(uow, instance, workflow, deployment, now, actor, completed=frozenset()
             uow.work_items.update(replace(item, state="completed", completed_by=actor, completed_at=now))
         else:
             uow.work_items.update(replace(item, state="cancelled", completed_at=now))
-    pending = {t.task_id: t for t in runtime.pending_timers(workflow)}
+    pending = {t.task_id: t for t in snapshot.timers}
     due_by_item = {t.work_item_id: t.due for t in pending.values() if t.work_item_id}
     for task_id, task in ready.items():
         if task_id in open_items:
@@ -237,8 +237,10 @@ def _sync(uow, instance, workflow, deployment, now, actor, completed=frozenset()
 
 
 def _sync_timers(uow, instance, workflow, deployment, pending, now, actor):
+    known = set()
     for timer in uow.timers.waiting_for_instance(instance.id):
         if timer.id in pending:
+            known.add(timer.id)
             if pending[timer.id].due != timer.due_at:
                 uow.timers.update(replace(timer, due_at=pending[timer.id].due))
             continue
@@ -247,7 +249,6 @@ def _sync_timers(uow, instance, workflow, deployment, pending, now, actor):
         uow.timers.update(replace(timer, state="fired" if fired else "cancelled"))
         if fired:
             _record_fired(uow, instance, timer, deployment, now)
-    known = {t.id for t in uow.timers.waiting_for_instance(instance.id)}
     for task_id, timer in pending.items():
         if task_id not in known:
             uow.timers.add(Timer(id=task_id, instance_id=instance.id, event_id=timer.event_id,
@@ -292,8 +293,10 @@ def _fire_one(uow_factory, timer, now) -> int:
             return 0  # another worker fired it, or the step was completed first
         deployment, workflow = _load(uow, instance)
         due_time = _due_time_for(uow, instance.office)
-        _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
-        _save(uow, instance, workflow, deployment, now, None)
+        snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
+        if snapshot is None:
+            return 0
+        _save(uow, instance, workflow, snapshot, deployment, now, None)
         uow.commit()
     return 1
 
