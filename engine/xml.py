@@ -12,7 +12,8 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NSMAP = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "xsi": XSI_NS, "camunda": CAMUNDA_NS}
+NSMAP = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "xsi": XSI_NS, "camunda": CAMUNDA_NS,
+         "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
 
 
 @dataclass(frozen=True)

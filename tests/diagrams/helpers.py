@@ -2,28 +2,22 @@
 
 from pathlib import Path
 
-from lxml import etree
+from engine import xml
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN_DIR = ROOT / "bpmn"
 SEED_FILES = sorted(BPMN_DIR.glob("sop_*.bpmn"))
 
-NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-    "dc": "http://www.omg.org/spec/DD/20100524/DC",
-    "di": "http://www.omg.org/spec/DD/20100524/DI",
-    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-    "camunda": "http://camunda.org/schema/1.0/bpmn",
-}
+NS = xml.NSMAP
 
 
 def parse(path):
     """Parse a BPMN file without entities, DTDs or network access."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.parse(str(path), parser)
+    tree, problem = xml.parse(Path(path).read_bytes())
+    assert problem is None, f"{path}: {problem}"
+    return tree
 
 
 def local(el):
     """Tag name without namespace."""
-    return etree.QName(el).localname
+    return xml.local(el.tag)
