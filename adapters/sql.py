@@ -48,14 +48,13 @@ class Office:
 
 def _deployment(row) -> Deployment:
     meta = json.loads(row.meta_json)
-    dep = Deployment(
+    return Deployment(
         id=row.id, key=row.key, version=row.version, name=row.name, sha256=row.sha256, filename=row.filename,
         xml=b"", spec_json="", steps=[Step.from_dict(s) for s in json.loads(row.steps_json)],
         office=row.office, deployed_by=row.deployed_by, deployed_at=row.deployed_at, note=row.note,
         properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
+        start_lanes=meta.get("start_lanes", []),
     )
-    dep.start_lanes = meta.get("start_lanes", [])
-    return dep
 
 
 _DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml")]
@@ -66,7 +65,7 @@ class Deployments:
         self.conn = conn
 
     def add(self, d: Deployment) -> int:
-        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": getattr(d, "start_lanes", [])}
+        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes}
         return self.conn.execute(insert(t.deployments).values(
             key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
             spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),

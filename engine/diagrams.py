@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lxml import etree
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
@@ -411,8 +410,3 @@ def problem_lines(problems) -> list[str]:
     """Format problems one per line, errors first."""
     ordered = sorted(problems, key=lambda p: (p.severity != "error", p.file, p.line or 0))
     return [str(p) for p in ordered]
-
-
-def serialize_tree(tree) -> bytes:
-    """Canonical bytes of a parsed tree (used only for tests and tools)."""
-    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")

@@ -99,6 +99,7 @@ class Deployment:
     note: str | None = None
     properties: dict = field(default_factory=dict)
     lanes: list[str] = field(default_factory=list)
+    start_lanes: list[str] = field(default_factory=list)  # whoever holds one of these roles may start a case
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.task import TaskState
 
 from engine import expressions
-from engine.errors import AlurError, RunawayLoop, TaskNotReady
+from engine.errors import RunawayLoop, TaskNotReady
 
 # SpiffWorkflow stalls silently once a task tree is ~1000 deep; each step with a boundary timer adds ~4 levels.
 MAX_TREE_DEPTH = 800
@@ -236,16 +236,3 @@ def elapsed_due_time(start: datetime, iso_duration: str) -> datetime:
     """Due time counting elapsed (24x7) time, used when no office calendar applies."""
     parsed = TimerEventDefinition.parse_iso_duration(iso_duration)
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
-
-
-def is_completed(workflow: BpmnWorkflow) -> bool:
-    return workflow.is_completed()
-
-
-def task_info(task) -> dict:
-    """What the engine records about a SpiffWorkflow task."""
-    return {"id": str(task.id), "step": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name,
-            "lane": getattr(task.task_spec, "lane", None)}
-
-
-__all__ = ["AlurError", "SERIALIZER_VERSION"]

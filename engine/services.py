@@ -49,9 +49,8 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
                 id=None, key=info.key, version=(latest.version + 1) if latest else 1, name=info.name,
                 sha256=sha, filename=filename, xml=data, spec_json=runtime.spec_to_json(spec, subprocess_specs),
                 steps=info.steps, office=target_office, deployed_by=actor, deployed_at=clock(), note=note,
-                properties=info.properties, lanes=[name for _, name in info.lanes],
+                properties=info.properties, lanes=[name for _, name in info.lanes], start_lanes=info.start_lanes,
             )
-            deployment.start_lanes = info.start_lanes
             deployment.id = uow.deployments.add(deployment)
             uow.audit.add(AuditEvent(None, deployment.deployed_at, actor, "deployment_created",
                                      data={"key": info.key, "version": deployment.version, "sha256": sha,
@@ -92,11 +91,10 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         office = office or deployment.office or _sole_office(roles, actor)
         if uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
-        start_lanes = getattr(deployment, "start_lanes", None) or []
-        if start_lanes and not any(_holds(roles, office, lane) for lane in start_lanes) \
-                and not _holds(roles, office, "admin"):
+        lanes = deployment.start_lanes
+        if lanes and not any(_holds(roles, office, lane) for lane in [*lanes, "admin"]):
             raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
-                               f"{' or '.join(repr(x) for x in start_lanes)}.", key=key)
+                               f"{' or '.join(repr(x) for x in lanes)}.", key=key)
         now = clock()
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
@@ -161,7 +159,7 @@ def complete(uow, work_item_id, *, actor, data=None, clock=utcnow) -> Instance:
             raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
         if item.state != "ready":
             who = f" by {item.completed_by}" if item.completed_by else ""
-            raise_not_ready(item, who)
+            _raise_not_ready(item, who)
         roles = uow.directory.roles_of(actor)
         if not _holds(roles, instance.office, item.role):
             raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
@@ -182,7 +180,7 @@ def complete(uow, work_item_id, *, actor, data=None, clock=utcnow) -> Instance:
     return instance
 
 
-def raise_not_ready(item, who):
+def _raise_not_ready(item, who):
     raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it is now.",
                        work_item=item.id, step=item.step_id)
 
@@ -200,7 +198,7 @@ def _check_decision(step, data) -> None:
 
 
 def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
-    if runtime.is_completed(workflow):
+    if workflow.is_completed():
         instance.status, instance.ended_at = "completed", now
         uow.audit.add(AuditEvent(instance.id, now, actor, "instance_completed", data={"number": instance.number}))
     instance.state = runtime.dump(workflow)
