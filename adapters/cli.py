@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -136,9 +137,11 @@ def _resolve_work_item(app, ref):
     if len(ref) < 6:
         raise UsageError("give at least the first 6 characters of the work item id")
     with app.uow(write=False) as uow:
-        matches = [w.id for w in uow.work_items.ready() if w.id.startswith(ref)]
-    if len(matches) != 1:
-        raise NotFound(f"'{ref}' matches {len(matches)} ready work items; give more of the id")
+        matches = uow.work_items.ready_ids_starting_with(ref)
+    if not matches:
+        raise NotFound(f"No ready work item starts with '{ref}'.")
+    if len(matches) > 1:
+        raise NotFound(f"'{ref}' matches several ready work items; give more of the id")
     return matches[0]
 
 
@@ -166,10 +169,10 @@ def _instance_id(app, ref):
     if ref.isdigit():
         return int(ref)
     with app.uow(write=False) as uow:
-        match = next((i for i in uow.instances.list() if i.number == ref), None)
-    if match is None:
+        instance_id = uow.instances.id_by_number(ref)
+    if instance_id is None:
         raise NotFound(f"No case '{ref}'.")
-    return match.id
+    return instance_id
 
 
 def cmd_show(app, args):
@@ -366,6 +369,10 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`alur tasks | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as err:  # noqa: BLE001 - the CLI promise: a one-line reason, never a traceback
         log.debug("internal error", exc_info=True)
         print(f"alur: internal error: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)

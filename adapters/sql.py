@@ -138,10 +138,16 @@ class Instances:
         i.row_version += 1
 
     def list(self, status=None):
-        query = select(t.instances).order_by(t.instances.c.id)
+        """Cases without their state: listing never fetches the workflow blobs."""
+        columns = [c for c in t.instances.c if c.name != "state"]
+        query = select(*columns).order_by(t.instances.c.id)
         if status:
             query = query.where(t.instances.c.status == status)
-        return [_instance(r) for r in self.conn.execute(query)]
+        return [Instance(state="", **{f: getattr(r, f) for f in Instance.__dataclass_fields__ if f != "state"})
+                for r in self.conn.execute(query)]
+
+    def id_by_number(self, number: str) -> int | None:
+        return self.conn.execute(select(t.instances.c.id).where(t.instances.c.number == number)).scalar()
 
     def next_number(self, prefix: str) -> int:
         value = self.conn.execute(update(t.counters).where(t.counters.c.name == prefix)
@@ -171,6 +177,11 @@ class WorkItems:
         values = asdict(w)
         values.pop("id")
         self.conn.execute(update(t.work_items).where(t.work_items.c.id == w.id).values(**values))
+
+    def ready_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        c = t.work_items.c
+        query = select(c.id).where(c.state == "ready", c.id.startswith(prefix, autoescape=True)).limit(limit)
+        return list(self.conn.execute(query).scalars())
 
     def open_for_instance(self, instance_id):
         rows = self.conn.execute(select(t.work_items).where(t.work_items.c.instance_id == instance_id,

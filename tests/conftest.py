@@ -79,13 +79,18 @@ def add_user(app, username, *grants, password="rahasia123"):
         uow.commit()
 
 
+def add_office(app, code, name, timezone="Asia/Jakarta", time_mode="elapsed"):
+    """Create (or update) an office."""
+    with app.uow() as uow:
+        uow.directory.add_office(Office(code, name, timezone, time_mode))
+        uow.commit()
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """A wired Alur on a fresh database with one elapsed-time test office."""
     alur = make_app(database_url, tmp_path)
-    with alur.uow() as uow:
-        uow.directory.add_office(Office("T", "Kantor Uji", "Asia/Jakarta", "elapsed"))
-        uow.commit()
+    add_office(alur, "T", "Kantor Uji")
     yield alur
     alur.engine.dispose()
 

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.sql import Office
 from engine import runtime, services
 from engine.errors import AlurError, FormInvalid, NotPermitted, RunawayLoop, TaskNotReady
-from tests.conftest import add_user, fixture_file
+from tests.conftest import add_office, add_user, fixture_file
 
 
 def ready_items(app, instance_id):
@@ -94,9 +93,7 @@ def test_a_failing_condition_rolls_the_whole_step_back(app):
 
 def test_only_holders_of_the_lane_role_in_the_case_office_may_complete(loop_app):
     app = loop_app
-    with app.uow() as uow:
-        uow.directory.add_office(Office("X", "Kantor Lain", "Asia/Jakarta", "elapsed"))
-        uow.commit()
+    add_office(app, "X", "Kantor Lain")
     add_user(app, "kas_lain", ("Pelaksana", "X"))
     case = services.start(app.uow(), "review_loop", actor="pel")
     draft = only_ready(app, case.id)
@@ -211,9 +208,7 @@ def test_each_due_timer_fires_exactly_once_with_two_workers(loop_app):
 
 def test_sla_due_times_follow_the_office_working_calendar(loop_app):
     app = loop_app
-    with app.uow() as uow:
-        uow.directory.add_office(Office("JKT", "Kanwil DKI Jakarta", "Asia/Jakarta", "working"))
-        uow.commit()
+    add_office(app, "JKT", "Kanwil DKI Jakarta", time_mode="working")
     add_user(app, "pel_jkt", ("Pelaksana", "JKT"))
     saturday = datetime(2027, 1, 9, 3, 0, tzinfo=UTC)  # Saturday 10:00 WIB, after any real clock here
     case = services.start(app.uow(), "review_loop", actor="pel_jkt", office="JKT", clock=lambda: saturday)
