@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import and_, create_engine, event, insert, or_, select, update
+from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from adapters import tables as t
 from engine.errors import StaleInstance
-from engine.model import AuditEvent, Deployment, Instance, Step, Timer, WorkItem
+from engine.model import Attachment, AuditEvent, Deployment, InboxEntry, Instance, Step, Timer, WorkItem
 
 
 def make_engine(url: str) -> Engine:
@@ -53,7 +53,8 @@ def _deployment(row) -> Deployment:
         xml=b"", spec_json="", steps=[Step.from_dict(s) for s in json.loads(row.steps_json)],
         office=row.office, deployed_by=row.deployed_by, deployed_at=row.deployed_at, note=row.note,
         properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
-        start_lanes=meta.get("start_lanes", []),
+        start_lanes=meta.get("start_lanes", []), start_form=tuple(meta.get("start_form") or ()),
+        main_path=meta.get("main_path") or [s["id"] for s in json.loads(row.steps_json)],
     )
 
 
@@ -65,7 +66,8 @@ class Deployments:
         self.conn = conn
 
     def add(self, d: Deployment) -> int:
-        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes}
+        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes,
+                "start_form": list(d.start_form), "main_path": d.main_path}
         return self.conn.execute(insert(t.deployments).values(
             key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
             spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),
@@ -193,6 +195,10 @@ class WorkItems:
                                  .order_by(t.work_items.c.ready_at))
         return [_work_item(r) for r in rows]
 
+    def inbox(self, roles, user, query, now):
+        """One page of ready items the grants allow, hiding items claimed by someone else; and the total."""
+        return _inbox_entries(self.conn, roles, user, query, now)
+
     def ready(self, roles=None, role=None, limit=500):
         c = t.work_items.c
         query = select(t.work_items).where(c.state == "ready")
@@ -205,6 +211,42 @@ class WorkItems:
             query = query.where(or_(*grants))
         query = query.order_by(c.due_at.is_(None), c.due_at, c.ready_at).limit(limit)
         return [_work_item(r) for r in self.conn.execute(query)]
+
+
+def _grants(roles):
+    c = t.work_items.c
+    return or_(*[and_(c.role == r, c.office == o) if o else c.role == r for o, r in roles])
+
+
+def _inbox_where(roles, user, query, now):
+    c = t.work_items.c
+    where = [c.state == "ready", _grants(roles), or_(c.claimed_by.is_(None), c.claimed_by == user)]
+    if query.key:
+        where.append(t.instances.c.key == query.key)
+    if query.overdue:
+        where.append(or_(c.overdue.is_(True), c.due_at <= now))
+    if query.mine:
+        where.append(c.claimed_by == user)
+    if query.unclaimed:
+        where.append(c.claimed_by.is_(None))
+    return where
+
+
+def _inbox_entries(conn, roles, user, query, now):
+    c = t.work_items.c
+    where = _inbox_where(roles, user, query, now)
+    joined = t.work_items.join(t.instances, t.instances.c.id == c.instance_id)
+    total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+    order = [c.ready_at, c.id] if query.sort == "waiting" else [c.due_at.is_(None), c.due_at, c.ready_at, c.id]
+    rows = conn.execute(
+        select(t.work_items, t.instances.c.key, t.instances.c.number, t.deployments.c.name.label("process_name"),
+               t.offices.c.timezone)
+        .select_from(joined.join(t.deployments, t.deployments.c.id == t.instances.c.deployment_id)
+                     .outerjoin(t.offices, t.offices.c.code == c.office))
+        .where(*where).order_by(*order).offset(query.offset).limit(query.per_page))
+    entries = [InboxEntry(_work_item(r), r.key, r.number, r.process_name, r.timezone or "Asia/Jakarta")
+               for r in rows]
+    return entries, total
 
 
 def _timer(row) -> Timer:
@@ -255,6 +297,23 @@ class Audit:
                 for r in rows]
 
 
+class Attachments:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, a: Attachment) -> None:
+        self.conn.execute(insert(t.attachments).values(**asdict(a)))
+
+    def get(self, attachment_id: str) -> Attachment | None:
+        row = self.conn.execute(select(t.attachments).where(t.attachments.c.id == attachment_id)).first()
+        return Attachment(**{f: getattr(row, f) for f in Attachment.__dataclass_fields__}) if row else None
+
+    def for_instance(self, instance_id: int) -> list[Attachment]:
+        rows = self.conn.execute(select(t.attachments).where(t.attachments.c.instance_id == instance_id)
+                                 .order_by(t.attachments.c.uploaded_at))
+        return [Attachment(**{f: getattr(r, f) for f in Attachment.__dataclass_fields__}) for r in rows]
+
+
 class Directory:
     """Offices, users and role grants."""
 
@@ -291,6 +350,18 @@ class Directory:
         self.conn.execute(update(t.users).where(t.users.c.username == username)
                           .values(password_hash=password_hash))
 
+    def holders(self, role, office) -> list[str]:
+        """Active users holding `role` in `office` (or in every office)."""
+        c = t.user_roles.c
+        rows = self.conn.execute(
+            select(c.username).distinct().join_from(t.user_roles, t.users, t.users.c.username == c.username)
+            .where(c.role == role, or_(c.office == office, c.office.is_(None)), t.users.c.active.is_(True))
+            .order_by(c.username))
+        return list(rows.scalars())
+
+    def set_language(self, username, language) -> None:
+        self.conn.execute(update(t.users).where(t.users.c.username == username).values(language=language))
+
     def grant(self, username, role, office) -> bool:
         c = t.user_roles.c
         exists = self.conn.execute(select(c.id).where(c.username == username, c.role == role,
@@ -316,6 +387,26 @@ class Directory:
         return result
 
 
+class LoginAttempts:
+    """Failed and successful logins, counted across every web process to slow down password guessing."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, username: str, address: str, at, succeeded: bool) -> None:
+        self.conn.execute(insert(t.login_attempts).values(username=username[:64], address=address[:64], at=at,
+                                                          succeeded=succeeded))
+
+    def failures_since(self, since, *, username=None, address=None) -> int:
+        c = t.login_attempts.c
+        where = [c.at >= since, c.succeeded.is_(False)]
+        where.append(c.username == username[:64] if username is not None else c.address == address[:64])
+        if username is not None:
+            last_ok = select(func.max(c.at)).where(c.username == username[:64], c.succeeded.is_(True))
+            where.append(or_(last_ok.scalar_subquery().is_(None), c.at > last_ok.scalar_subquery()))
+        return self.conn.execute(select(func.count()).select_from(t.login_attempts).where(*where)).scalar_one()
+
+
 class SqlUnitOfWork:
     """One database transaction; `write=True` takes the write lock at BEGIN on SQLite."""
 
@@ -336,6 +427,8 @@ class SqlUnitOfWork:
         self.timers = Timers(conn)
         self.audit = Audit(conn)
         self.directory = Directory(conn)
+        self.attachments = Attachments(conn)
+        self.logins = LoginAttempts(conn)
         return self
 
     def __exit__(self, exc_type, exc, tb):

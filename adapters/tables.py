@@ -65,6 +65,7 @@ users = Table(
     Column("password_hash", String(300), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("language", String(8)),  # the UI language the user chose; NULL: Bahasa Indonesia
 )
 
 user_roles = Table(
@@ -127,6 +128,7 @@ work_items = Table(
     Column("due_at", UtcDateTime),
     Column("overdue", Boolean, nullable=False, default=False),
     Column("claimed_by", String(64)),
+    Column("claimed_at", UtcDateTime),
     Column("completed_by", String(64)),
     Column("completed_at", UtcDateTime),
     # The inbox: ready items of a role in an office, soonest due first.
@@ -163,4 +165,29 @@ counters = Table(
     "counters", metadata,
     Column("name", String(100), primary_key=True),
     Column("value", Integer, nullable=False),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("instance_id", Integer, ForeignKey("instances.id"), nullable=False, index=True),
+    Column("work_item_id", String(36)),
+    Column("field", String(64), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
+login_attempts = Table(
+    "login_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Index("ix_login_attempts_username", "username", "at"),
+    Index("ix_login_attempts_address", "address", "at"),
 )

@@ -9,10 +9,8 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine import expressions, xml
-from engine.model import Decision, Problem, ProcessInfo, Step
-
-HUMAN_TASKS = {"userTask", "manualTask", "task"}
-HUMAN_TAGS = {xml.bpmn(tag) for tag in HUMAN_TASKS}
+from engine.extract import HUMAN_TAGS, label, lanes_of, process_info
+from engine.model import Problem, ProcessInfo
 
 REFUSED_ELEMENTS = {
     "scriptTask": "script tasks run code on the server, which Alur never allows; model the work as a user task",
@@ -33,7 +31,6 @@ EXPRESSION_TAGS = {"conditionExpression", "condition", "loopCardinality", "compl
 TIMER_TAGS = {"timeDuration", "timeDate", "timeCycle"}
 RESERVED_IDS = {"Start", "End", "Root", "StartEventSplit"}
 RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
-DECISION_RE = re.compile(r"""^\s*([A-Za-z][A-Za-z0-9_]*)\s*==\s*(?:"([^"]*)"|'([^']*)')\s*$""")
 
 
 @dataclass
@@ -83,12 +80,6 @@ def _owner_id(node) -> str | None:
             return node.get("id")
         node = node.getparent()
     return None
-
-
-def _label(node) -> str:
-    name = " ".join((node.get("name") or "").split())  # editors keep line breaks typed into names
-    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", xml.local(node.tag)).lower()
-    return f"{kind} '{name}'" if name else f"{kind} {node.get('id') or '(no id)'}"
 
 
 def lint(files: list[tuple[str, bytes]], *, allow_non_executable: bool = False) -> LintReport:
@@ -141,11 +132,11 @@ def _check_node(node, f: _Findings) -> None:
     if not node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
         _check_extension(node, tag, f)
     elif tag in REFUSED_ELEMENTS:
-        f.error(node, f"{_label(node)}: {REFUSED_ELEMENTS[tag]}")
+        f.error(node, f"{label(node)}: {REFUSED_ELEMENTS[tag]}")
     elif tag in REFUSED_EVENTS:
-        f.error(node.getparent(), f"{_label(node.getparent())}: {REFUSED_EVENTS[tag]}")
+        f.error(node.getparent(), f"{label(node.getparent())}: {REFUSED_EVENTS[tag]}")
     elif tag == "script" and xml.local(node.getparent().tag) != "scriptTask":
-        f.error(node, f"{_label(_owner(node))} carries a script: diagrams may not run code on the server")
+        f.error(node, f"{label(_owner(node))} carries a script: diagrams may not run code on the server")
     elif tag in EXPRESSION_TAGS and (node.text or "").strip():
         reason = expressions.check_expression(node.text.strip())
         if reason:
@@ -158,15 +149,15 @@ def _check_node(node, f: _Findings) -> None:
             reason = ("is not a valid ISO-8601 duration, date or cycle; write it like PT3H, P2D, "
                       "2026-12-01T08:00:00+07:00 or R3/PT1H")
         if reason:
-            f.error(node, f"the timer of {_label(_owner(node))} ('{_short(text)}') {reason}")
+            f.error(node, f"the timer of {label(_owner(node))} ('{_short(text)}') {reason}")
 
 
 def _check_extension(node, tag, f: _Findings) -> None:
     """Extension elements of any vendor that would run code."""
     if tag in SCRIPT_TAGS:
-        f.error(node, f"{_label(_owner(node))} carries a {tag}: diagrams may not run code on the server")
+        f.error(node, f"{label(_owner(node))} carries a {tag}: diagrams may not run code on the server")
     elif tag in LISTENER_TAGS:
-        f.error(node, f"{_label(_owner(node))} has a Camunda {tag}: listeners run code, which Alur never allows")
+        f.error(node, f"{label(_owner(node))} has a Camunda {tag}: listeners run code, which Alur never allows")
 
 
 def _owner(node):
@@ -178,23 +169,13 @@ def _owner(node):
 def _expression_kind(node) -> str:
     parent = node.getparent()
     if xml.local(node.tag) == "conditionExpression":
-        return f"condition on {_label(parent)}"
-    return f"{xml.local(node.tag)} of {_label(_owner(node))}"
+        return f"condition on {label(parent)}"
+    return f"{xml.local(node.tag)} of {label(_owner(node))}"
 
 
 def _short(text: str, limit: int = 80) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _lanes_of(proc) -> dict[str, tuple[str, str]]:
-    """Map flow node id -> (lane id, lane name) of the innermost lane that lists it."""
-    lanes = {}
-    for lane in proc.iter(xml.bpmn("lane")):
-        for ref in lane.findall(xml.bpmn("flowNodeRef")):
-            if ref.text:
-                lanes[ref.text.strip()] = (lane.get("id"), (lane.get("name") or "").strip())
-    return lanes
 
 
 def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
@@ -211,12 +192,12 @@ def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
             f.warning(proc, message + "; deploying anyway because it was explicitly allowed")
         else:
             f.error(proc, message + ", or deploy with --allow-non-executable")
-    lanes = _lanes_of(proc)
+    lanes = lanes_of(proc)
     for node in nodes:
         if node.tag in HUMAN_TAGS:
             lane = lanes.get(node.get("id"))
             if lane is None or not lane[1]:
-                f.error(node, f"{_label(node)} is in no named lane, so no role can do it; "
+                f.error(node, f"{label(node)} is in no named lane, so no role can do it; "
                               "put it in a lane named after the actor")
 
 
@@ -229,7 +210,7 @@ def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
     for filename, data, tree in trees:
         f = _Findings(filename, report)
         for proc in tree.getroot().findall(xml.bpmn("process")):
-            info = _process_info(proc, f)
+            info = process_info(proc, f)
             if info is None or (not info.executable and not allow_non_executable):
                 continue
             specs = _process_specs(parser, info, proc, f, ids_to_line)
@@ -286,124 +267,6 @@ def _plain(text: str) -> str:
     text = re.sub(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>", r"<\1>", text)
     text = " ".join(text.split())
     return text.rstrip(" .") + "." if text else "no reason given."
-
-
-def _process_info(proc, f: _Findings) -> ProcessInfo | None:
-    nodes = [n for n in proc.iter() if isinstance(n.tag, str)]
-    if not any(xml.local(n.tag) == "startEvent" for n in nodes):
-        return None
-    lanes = _lanes_of(proc)
-    by_id = {n.get("id"): n for n in nodes if n.get("id")}
-    info = ProcessInfo(
-        key=proc.get("id"),
-        name=(proc.get("name") or _participant_name(proc) or proc.get("id")).strip(),
-        executable=proc.get("isExecutable", "true") == "true",
-        documentation=_documentation(proc),
-        properties=_properties(proc),
-        lanes=[(ln.get("id"), (ln.get("name") or "").strip()) for ln in proc.iter(xml.bpmn("lane"))],
-    )
-    for node in nodes:
-        tag = xml.local(node.tag)
-        if tag == "startEvent" and node.getparent() is proc:
-            lane = lanes.get(node.get("id"))
-            if lane and lane[1]:
-                info.start_lanes.append(lane[1])
-        if node.tag in HUMAN_TAGS:
-            info.steps.append(_step(node, lanes, by_id, proc, f))
-    return info
-
-
-def _participant_name(proc) -> str | None:
-    for participant in proc.getroottree().getroot().iter(xml.bpmn("participant")):
-        if participant.get("processRef") == proc.get("id"):
-            return participant.get("name")
-    return None
-
-
-def _documentation(node) -> str:
-    return "\n".join((d.text or "").strip() for d in node.findall(xml.bpmn("documentation"))).strip()
-
-
-def _properties(node) -> dict:
-    ext = node.find(xml.bpmn("extensionElements"))
-    if ext is None:
-        return {}
-    props = {}
-    for prop in ext.iter():
-        if isinstance(prop.tag, str) and xml.local(prop.tag) == "property" and prop.get("name"):
-            props[prop.get("name").strip()] = prop.get("value") or ""
-    return props
-
-
-def _step(node, lanes, by_id, proc, f: _Findings) -> Step:
-    step_id = node.get("id")
-    lane_id, lane = lanes.get(step_id, (None, None))
-    props = _properties(node)
-    sla = None
-    for boundary in proc.iter(xml.bpmn("boundaryEvent")):
-        if boundary.get("attachedToRef") != step_id:
-            continue
-        duration = boundary.find(f"{xml.bpmn('timerEventDefinition')}/{xml.bpmn('timeDuration')}")
-        if duration is not None and duration.text:
-            literal = expressions.timer_literal(duration.text)
-            if literal and (sla is None or boundary.get("cancelActivity") == "false"):
-                sla = literal
-    return Step(
-        id=step_id,
-        name=(node.get("name") or step_id).strip(),
-        lane_id=lane_id,
-        lane=lane,
-        documentation=_documentation(node),
-        sla=sla,
-        kelengkapan=props.get("kelengkapan"),
-        output=props.get("output"),
-        keterangan=props.get("keterangan"),
-        decision=_decision(node, by_id, proc, f),
-        form=_form_fields(node),
-    )
-
-
-def _outgoing(proc, source_id):
-    return [flow for flow in proc.iter(xml.bpmn("sequenceFlow")) if flow.get("sourceRef") == source_id]
-
-
-def _decision(node, by_id, proc, f: _Findings) -> Decision | None:
-    flows = _outgoing(proc, node.get("id"))
-    if len(flows) != 1:
-        return None
-    gateway = by_id.get(flows[0].get("targetRef"))
-    if gateway is None or xml.local(gateway.tag) != "exclusiveGateway":
-        return None
-    variable, choices = None, []
-    for flow in _outgoing(proc, gateway.get("id")):
-        cond = flow.find(xml.bpmn("conditionExpression"))
-        match = DECISION_RE.match(cond.text or "") if cond is not None else None
-        if not match:
-            continue
-        if variable not in (None, match.group(1)):
-            f.warning(gateway, f"{_label(gateway)} tests both '{variable}' and '{match.group(1)}'; "
-                               "a step's decision form can only record one of them")
-            return None
-        variable = match.group(1)
-        choices.append(match.group(2) if match.group(2) is not None else match.group(3))
-    if variable is None or len(choices) < 2:
-        return None
-    return Decision(gateway.get("id"), variable, tuple(choices))
-
-
-def _form_fields(node) -> tuple:
-    fields = []
-    for field_node in node.iter(f"{{{xml.CAMUNDA_NS}}}formField"):
-        constraints = {c.get("name"): c.get("config") for c in field_node.iter(f"{{{xml.CAMUNDA_NS}}}constraint")}
-        fields.append({
-            "id": field_node.get("id"),
-            "label": field_node.get("label") or field_node.get("id"),
-            "type": field_node.get("type") or "string",
-            "default": field_node.get("defaultValue"),
-            "required": "required" in constraints,
-            "values": [(v.get("id"), v.get("name")) for v in field_node.iter(f"{{{xml.CAMUNDA_NS}}}value")],
-        })
-    return tuple(fields)
 
 
 def problem_lines(problems) -> list[str]:

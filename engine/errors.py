@@ -50,13 +50,14 @@ class StaleInstance(AlurError):
 
 
 class FormInvalid(AlurError):
-    """Submitted data failed validation; `fields` maps field name to message."""
+    """Submitted data failed validation; `fields` maps field name to message, `values` keeps what was entered."""
 
     code = "form_invalid"
 
-    def __init__(self, message: str, fields=None, **context):
+    def __init__(self, message: str, fields=None, values=None, **context):
         super().__init__(message, **context)
         self.fields = dict(fields or {})
+        self.values = dict(values or {})
 
 
 class ConfigInvalid(AlurError):

@@ -29,6 +29,11 @@ class Decision:
     gateway_id: str
     variable: str
     choices: tuple[str, ...]
+    labels: tuple[str, ...] = ()  # the names of the gateway's outgoing flows, as the form shows them
+
+    def as_dict(self) -> dict:
+        return {"gateway_id": self.gateway_id, "variable": self.variable, "choices": list(self.choices),
+                "labels": list(self.labels or self.choices)}
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,7 @@ class Step:
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("id", "name", "lane_id", "lane", "documentation", "sla",
                                            "kelengkapan", "output", "keterangan")}
-        d["decision"] = (
-            {"gateway_id": self.decision.gateway_id, "variable": self.decision.variable,
-             "choices": list(self.decision.choices)} if self.decision else None
-        )
+        d["decision"] = self.decision.as_dict() if self.decision else None
         d["form"] = list(self.form)
         return d
 
@@ -63,7 +65,8 @@ class Step:
         return cls(
             **{k: d.get(k) for k in ("id", "name", "lane_id", "lane", "sla", "kelengkapan", "output", "keterangan")},
             documentation=d.get("documentation") or "",
-            decision=Decision(dec["gateway_id"], dec["variable"], tuple(dec["choices"])) if dec else None,
+            decision=Decision(dec["gateway_id"], dec["variable"], tuple(dec["choices"]),
+                              tuple(dec.get("labels") or dec["choices"])) if dec else None,
             form=tuple(d.get("form") or ()),
         )
 
@@ -80,6 +83,8 @@ class ProcessInfo:
     lanes: list[tuple[str, str]] = field(default_factory=list)  # (lane id, lane name) in document order
     steps: list[Step] = field(default_factory=list)
     start_lanes: list[str] = field(default_factory=list)
+    start_form: tuple = ()  # camunda:formData of the start event
+    main_path: list[str] = field(default_factory=list)  # step ids, in order
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Deployment:
     properties: dict = field(default_factory=dict)
     lanes: list[str] = field(default_factory=list)
     start_lanes: list[str] = field(default_factory=list)  # whoever holds one of these roles may start a case
+    start_form: tuple = ()
+    main_path: list[str] = field(default_factory=list)
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -136,8 +143,20 @@ class WorkItem:
     due_at: datetime | None = None
     overdue: bool = False
     claimed_by: str | None = None
+    claimed_at: datetime | None = None
     completed_by: str | None = None
     completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A row of the inbox: a ready work item with what the list shows of its case."""
+
+    item: WorkItem
+    key: str
+    number: str
+    process_name: str
+    timezone: str
 
 
 @dataclass
@@ -160,3 +179,25 @@ class AuditEvent:
     step_id: str | None = None
     data: dict = field(default_factory=dict)
     id: int | None = None
+
+
+@dataclass
+class Attachment:
+    id: str
+    instance_id: int
+    work_item_id: str | None
+    field: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file submitted with a form: what validation looks at (`upload`, a forms.Upload) and its bytes."""
+
+    upload: object
+    stream: object

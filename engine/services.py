@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+import forms
 from engine import calendar as working_calendar
 from engine import diagrams, runtime
 from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted, TaskNotReady
-from engine.model import AuditEvent, Deployment, Instance, Timer, WorkItem
+from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
 
 
 def utcnow() -> datetime:
@@ -50,6 +52,7 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
                 sha256=sha, filename=filename, xml=data, spec_json=runtime.spec_to_json(spec, subprocess_specs),
                 steps=info.steps, office=target_office, deployed_by=actor, deployed_at=clock(), note=note,
                 properties=info.properties, lanes=[name for _, name in info.lanes], start_lanes=info.start_lanes,
+                start_form=info.start_form, main_path=info.main_path,
             )
             deployment.id = uow.deployments.add(deployment)
             uow.audit.add(AuditEvent(None, deployment.deployed_at, actor, "deployment_created",
@@ -95,6 +98,8 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         if lanes and not any(_holds(roles, office, lane) for lane in [*lanes, "admin"]):
             raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
                                f"{' or '.join(repr(x) for x in lanes)}.", key=key)
+        start_form = forms.form_for_start(list(deployment.start_form))
+        data = _clean(start_form, data, None, None, key=key) if start_form else {}
         now = clock()
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
@@ -142,59 +147,110 @@ def _specs(uow, deployment):
 
 def _load(uow, instance):
     deployment = uow.deployments.get(instance.deployment_id)
+    return deployment, _load_state(uow, instance, deployment)
+
+
+def _load_state(uow, instance, deployment):
     spec, subprocess_specs = _specs(uow, deployment)
-    return deployment, runtime.load(instance.state, spec, subprocess_specs)
+    return runtime.load(instance.state, spec, subprocess_specs)
 
 
-def complete(uow, work_item_id, *, actor, data=None, clock=utcnow) -> Instance:
-    """Complete a ready work item with data as `actor`, who must hold its lane's role in the case's office."""
-    data = dict(data or {})
-    with uow:
-        item = uow.work_items.get(work_item_id)
-        if item is None:
-            raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
-        instance = uow.instances.get(item.instance_id, lock=True)
-        item = uow.work_items.get(work_item_id)  # re-read under the instance lock
-        if instance.status != "running":
-            raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
-        if item.state != "ready":
-            who = f" by {item.completed_by}" if item.completed_by else ""
-            _raise_not_ready(item, who)
-        roles = uow.directory.roles_of(actor)
-        if not _holds(roles, instance.office, item.role):
-            raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
-                               work_item=work_item_id, step=item.step_id)
-        if item.claimed_by and item.claimed_by != actor:
-            raise NotPermitted(f"This step is claimed by {item.claimed_by}.", work_item=work_item_id)
-        deployment, workflow = _load(uow, instance)
-        step = deployment.step(item.step_id)
-        _check_decision(step, data)
-        now = clock()
-        due_time = _due_time_for(uow, instance.office)
-        snapshot = _run_engine(lambda: runtime.complete(workflow, work_item_id, data, now, due_time))
-        uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
-                                 data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
-                                       "data": data}))
-        _save(uow, instance, workflow, snapshot, deployment, now, actor, completed={work_item_id})
-        uow.commit()
+def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clock=utcnow) -> Instance:
+    """Complete a ready work item as `actor`, who must hold its lane's role in the case's office.
+
+    `data` is what the step's form received (HTML fields or the CLI's JSON); it is validated against the form
+    and only the form's fields reach the case. `files` maps file fields to IncomingFiles, kept in `store`.
+    """
+    stored = []
+    try:
+        with uow:
+            item = uow.work_items.get(work_item_id)
+            if item is None:
+                raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+            instance = uow.instances.get(item.instance_id, lock=True)
+            item = uow.work_items.get(work_item_id)  # re-read under the instance lock
+            _check_may_complete(uow, instance, item, actor)
+            deployment = uow.deployments.get(instance.deployment_id)
+            step = deployment.step(item.step_id)
+            spec = forms.form_for_step(step.to_dict()) if step else forms.FormSpec((), True)
+            cleaned = _clean(spec, data, files, store, step_id=item.step_id)
+            now = clock()
+            entered = _store_files(uow, store, spec, cleaned, files, instance, item, actor, now, stored)
+            variables = {f.name: entered[f.name] for f in spec.fields if f.role in ("", "decision")
+                         and f.name in entered}
+            workflow = _load_state(uow, instance, deployment)
+            due_time = _due_time_for(uow, instance.office)
+            snapshot = _run_engine(lambda: runtime.complete(workflow, work_item_id, variables, now, due_time))
+            uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
+                                     data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
+                                           "data": entered}))
+            _save(uow, instance, workflow, snapshot, deployment, now, actor, completed={work_item_id})
+            uow.commit()
+            stored.clear()
+    finally:
+        for attachment_id in stored:  # the transaction did not commit: its files must not linger
+            store.delete(attachment_id)
     return instance
+
+
+def _check_may_complete(uow, instance, item, actor) -> None:
+    if instance.status != "running":
+        raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
+    if item.state != "ready":
+        who = f" by {item.completed_by}" if item.completed_by else ""
+        _raise_not_ready(item, who)
+    roles = uow.directory.roles_of(actor)
+    if not _holds(roles, instance.office, item.role):
+        raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
+                           work_item=item.id, step=item.step_id)
+    if item.claimed_by and item.claimed_by != actor:
+        raise NotPermitted(f"This step is claimed by {item.claimed_by}.", work_item=item.id)
+
+
+def _clean(spec, data, files, store, **context) -> dict:
+    uploads = {name: incoming.upload for name, incoming in (files or {}).items()}
+    limits = {"max_bytes": store.max_bytes, "allowed": store.allowed} if store is not None else {}
+    try:
+        cleaned = forms.clean(spec, data or {}, uploads, **limits)
+    except forms.FormErrors as err:
+        problems = "; ".join(f"{_field_name(spec, name)}: {message}" for name, message in err.errors.items())
+        raise FormInvalid(f"The form is not valid: {problems}", fields=err.errors, values=err.values,
+                          **context) from err
+    if store is None and any(f.type == "file" and f.name in cleaned for f in spec.fields):
+        raise FormInvalid("Files cannot be attached here.", **context)
+    return cleaned
+
+
+def _field_name(spec, name) -> str:
+    field = spec.field(name)
+    if field is None or field.label == name:
+        return name or "form"
+    return f"{field.label} ({name})"
+
+
+def _store_files(uow, store, spec, cleaned, files, instance, item, actor, now, stored) -> dict:
+    """Keep each uploaded file and put a reference to it, not the file, into the entered data."""
+    entered = dict(cleaned)
+    for field in spec.fields:
+        if field.type != "file" or field.name not in cleaned:
+            continue
+        upload = cleaned[field.name]
+        attachment = Attachment(id=str(uuid.uuid4()), instance_id=instance.id,
+                                work_item_id=item.id if item else None, field=field.name,
+                                filename=forms.safe_filename(upload.filename),
+                                content_type=forms.sniff(upload.head, upload.filename) or "application/octet-stream",
+                                size=0, sha256="", uploaded_by=actor, uploaded_at=now)
+        stored.append(attachment.id)
+        attachment.size, attachment.sha256 = store.put(attachment.id, files[field.name].stream, field.name)
+        uow.attachments.add(attachment)
+        entered[field.name] = {"attachment": attachment.id, "filename": attachment.filename,
+                               "size": attachment.size, "content_type": attachment.content_type}
+    return entered
 
 
 def _raise_not_ready(item, who):
     raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it is now.",
                        work_item=item.id, step=item.step_id)
-
-
-def _check_decision(step, data) -> None:
-    if step is None or step.decision is None:
-        return
-    variable, choices = step.decision.variable, step.decision.choices
-    value = data.get(variable)
-    if value not in choices:
-        got = "nothing" if value is None else repr(value)
-        raise FormInvalid(f"Step '{step.name}' needs a decision: {variable} must be one of "
-                          f"{', '.join(choices)} (got {got}).",
-                          fields={variable: f"choose one of {', '.join(choices)}"}, step=step.id)
 
 
 def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):

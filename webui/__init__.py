@@ -1,0 +1,83 @@
+"""The officials' web UI: a Flask app factory wiring blueprints to the engine's use cases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import forms
+from adapters import bootstrap
+from adapters.files import FileStore
+
+csrf = CSRFProtect()
+ROOT = Path(__file__).resolve().parent
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over HTTPS, not only when configured to."""
+
+    def get_cookie_secure(self, app):
+        from flask import request
+
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A secret kept in the data folder, so sessions survive restarts and every worker process shares it."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
+    return key
+
+
+def create_app(config: dict | None = None, alur=None) -> Flask:
+    """Build the web app; configuration comes from ALUR_* variables, then `config` (tests)."""
+    app = Flask(__name__)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_NAME="alur_session",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        MAX_UPLOAD_MB=10,
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_MAX_FAILURES_PER_ADDRESS=30,
+        LOGIN_WINDOW_MINUTES=15,
+        PROXY_FIX=False,
+        NODE_MODULES=str(ROOT.parent / "node_modules"),
+    )
+    app.config.from_prefixed_env("ALUR")
+    app.config.update(config or {})
+    alur = alur or bootstrap.build(app.config.get("ENV_OVERRIDE"))
+    app.extensions["alur"] = alur
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(alur.data_dir)
+    max_bytes = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = max_bytes + 1024 * 1024  # room for the form's other fields
+    folder = Path(app.config.get("ATTACHMENTS_DIR") or alur.data_dir / "attachments")
+    app.extensions["alur_files"] = FileStore(folder, max_bytes, frozenset(forms.DEFAULT_ALLOWED))
+    app.session_interface = _SessionInterface()
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    from webui import auth, cases, errors, i18n, inbox, tasks, vendor
+
+    csrf.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    for module in (auth, inbox, tasks, cases, vendor):
+        app.register_blueprint(module.bp)
+    return app

@@ -69,7 +69,8 @@ def test_a_decision_step_without_its_decision_is_refused_and_changes_nothing(loo
     review = only_ready(app, case.id)
     with pytest.raises(FormInvalid) as err:
         services.complete(app.uow(), review.id, actor="kas", data={"keputusan": "Mungkin"})
-    assert "keputusan must be one of Ya, Tidak" in err.value.message
+    assert "Keputusan (keputusan): Choose one of: Ya, Tidak" in err.value.message
+    assert err.value.values["keputusan"] == "Mungkin"
     assert only_ready(app, case.id).id == review.id
 
 

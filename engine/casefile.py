@@ -1,0 +1,194 @@
+"""What the pages of a case show, each read checked against who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import forms
+from engine import calendar as working_calendar
+from engine.errors import NotFound, NotPermitted
+from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
+from engine.worklist import holds, is_admin, may_see_case
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Progress:
+    """Steps of the main path done, and time used against the SOP's standard time."""
+
+    done: int
+    total: int
+    standard: str | None  # ISO duration of the main path's standard times added up
+    deadline: datetime | None  # when the whole case should be done
+    used: float | None  # share of the standard time used so far (1.0 = all of it)
+
+
+@dataclass
+class CaseView:
+    instance: Instance
+    deployment: Deployment
+    timezone: str
+    history: list[AuditEvent]
+    work_items: list[WorkItem]
+    timers: list[Timer]
+    attachments: list[Attachment]
+    progress: Progress
+    markers: dict[str, str] = field(default_factory=dict)  # step id -> done | active | overdue
+
+
+@dataclass
+class TaskView:
+    item: WorkItem
+    case: CaseView
+    step: object
+    form: forms.FormSpec
+    may_complete: bool
+    may_claim: bool
+    may_release: bool
+    may_reassign: bool
+
+
+def _forbidden() -> NotPermitted:
+    # The message names neither the case nor its office: ids of other offices are not revealed.
+    return NotPermitted("You do not have access to this case.")
+
+
+def _case(uow, instance_id, viewer, clock) -> CaseView:
+    instance = uow.instances.get(instance_id)
+    if instance is None:
+        raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
+    deployment = uow.deployments.get(instance.deployment_id)
+    roles = uow.directory.roles_of(viewer)
+    if not (may_see_case(roles, instance, deployment.lanes) or instance.started_by == viewer and roles):
+        raise _forbidden()
+    office = uow.directory.office(instance.office)
+    work_items = uow.work_items.for_instance(instance.id)
+    view = CaseView(
+        instance=instance, deployment=deployment, timezone=office.timezone if office else "Asia/Jakarta",
+        history=uow.audit.for_instance(instance.id), work_items=work_items,
+        timers=uow.timers.waiting_for_instance(instance.id), attachments=uow.attachments.for_instance(instance.id),
+        progress=_progress(instance, deployment, work_items, office, clock()),
+    )
+    view.markers = _markers(work_items, clock())
+    return view
+
+
+def _markers(work_items, now) -> dict[str, str]:
+    markers = {}
+    for item in work_items:
+        if item.state == "completed":
+            markers.setdefault(item.step_id, "done")
+        elif item.state == "ready":
+            late = item.overdue or (item.due_at is not None and item.due_at <= now)
+            markers[item.step_id] = "overdue" if late else "active"
+    return markers
+
+
+def _progress(instance, deployment, work_items, office, now) -> Progress:
+    done_steps = {w.step_id for w in work_items if w.state == "completed"}
+    path = deployment.main_path or [s.id for s in deployment.steps]
+    total = working_calendar.Duration()
+    for step_id in path:
+        step = deployment.step(step_id)
+        if step and step.sla:
+            try:
+                part = working_calendar.parse_duration(step.sla)
+            except ValueError:
+                continue
+            total = working_calendar.Duration(total.days + part.days, total.seconds + part.seconds)
+    done = sum(1 for step_id in path if step_id in done_steps)
+    if not total:
+        return Progress(done, len(path), None, None, None)
+    end = instance.ended_at or now
+    if office is None or office.time_mode == "elapsed":
+        deadline = instance.started_at + _elapsed(total)
+        used = (end - instance.started_at).total_seconds() / max((deadline - instance.started_at).total_seconds(), 1)
+    else:
+        cal = working_calendar.OfficeCalendar(timezone=office.timezone)
+        deadline = working_calendar.add_working_time(instance.started_at, total, cal)
+        budget = working_calendar.working_seconds_between(instance.started_at, deadline, cal)
+        used = working_calendar.working_seconds_between(instance.started_at, end, cal) / max(budget, 1)
+    return Progress(done, len(path), str(total), deadline, used)
+
+
+def _elapsed(duration):
+    return timedelta(days=duration.days, seconds=duration.seconds)
+
+
+def case_view(uow, instance_id, *, viewer, clock=utcnow) -> CaseView:
+    """A case as `viewer` may see it: an admin of its office or a holder of one of its lanes' roles there."""
+    with uow:
+        return _case(uow, instance_id, viewer, clock)
+
+
+def task_view(uow, work_item_id, *, viewer, clock=utcnow) -> TaskView:
+    """A work item with its step, form and case, for a holder of its role (or an admin of its office)."""
+    with uow:
+        item = uow.work_items.get(work_item_id)
+        if item is None:
+            raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+        roles = uow.directory.roles_of(viewer)
+        admin = is_admin(roles, item.office)
+        if not (holds(roles, item.office, item.role) or admin):
+            raise NotPermitted("You do not hold the role of this step.")
+        case = _case(uow, item.instance_id, viewer, clock)
+        step = case.deployment.step(item.step_id)
+        ready = item.state == "ready" and case.instance.status == "running"
+        mine_or_free = item.claimed_by in (None, viewer)
+        return TaskView(
+            item=item, case=case, step=step,
+            form=forms.form_for_step(step.to_dict()) if step else forms.FormSpec((), True),
+            may_complete=ready and mine_or_free and holds(roles, item.office, item.role),
+            may_claim=ready and item.claimed_by is None and holds(roles, item.office, item.role),
+            may_release=ready and item.claimed_by is not None and (item.claimed_by == viewer or admin),
+            may_reassign=ready and admin,
+        )
+
+
+def attachment_for(uow, attachment_id, *, viewer) -> Attachment:
+    """An attachment's record, for whoever may see its case."""
+    with uow:
+        attachment = uow.attachments.get(attachment_id)
+        if attachment is None:
+            raise NotFound(f"No attachment '{attachment_id}'.", attachment=attachment_id)
+        instance = uow.instances.get(attachment.instance_id)
+        deployment = uow.deployments.get(instance.deployment_id)
+        roles = uow.directory.roles_of(viewer)
+        if not (may_see_case(roles, instance, deployment.lanes) or instance.started_by == viewer and roles):
+            raise _forbidden()
+        return attachment
+
+
+def diagram_xml(uow, instance_id, *, viewer) -> bytes:
+    """The BPMN XML a case runs on, for whoever may see the case."""
+    with uow:
+        view = _case(uow, instance_id, viewer, utcnow)
+        return uow.deployments.xml(view.deployment.id)
+
+
+@dataclass(frozen=True)
+class Startable:
+    deployment: Deployment
+    offices: list[str]  # where the user may start it
+
+
+def startable(uow, *, viewer) -> list[Startable]:
+    """The newest version of each SOP the user may start, and in which offices."""
+    with uow:
+        roles = uow.directory.roles_of(viewer)
+        all_offices = [o.code for o in uow.directory.offices()]
+        latest: dict[str, Deployment] = {}
+        for deployment in uow.deployments.list():
+            latest[deployment.key] = deployment
+        result = []
+        for deployment in latest.values():
+            candidates = [deployment.office] if deployment.office else all_offices
+            lanes = [*deployment.start_lanes, "admin"] if deployment.start_lanes else None
+            offices = [o for o in candidates if lanes is None or any(holds(roles, o, lane) for lane in lanes)]
+            if offices and roles:
+                result.append(Startable(deployment, offices))
+        return sorted(result, key=lambda s: s.deployment.key)

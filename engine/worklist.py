@@ -1,0 +1,132 @@
+"""The work list: claiming, releasing and reassigning work items, and the inbox query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from engine.errors import NotFound, NotPermitted, TaskNotReady
+from engine.model import AuditEvent
+
+ADMIN = "admin"
+PAGE_SIZE = 25
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def holds(roles, office, role) -> bool:
+    """Whether a set of (office or None, role) grants gives `role` in `office`."""
+    return (office, role) in roles or (None, role) in roles
+
+
+def is_admin(roles, office=None) -> bool:
+    return holds(roles, office, ADMIN) if office else any(role == ADMIN for _, role in roles)
+
+
+def may_see_case(roles, instance, lanes) -> bool:
+    """Who may see a case: an admin of its office, or whoever holds one of its lanes' roles there."""
+    return is_admin(roles, instance.office) or any(holds(roles, instance.office, lane) for lane in lanes)
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """Filters of the inbox: SOP key, only overdue, only mine, only unclaimed; sorted by due time or age."""
+
+    key: str | None = None
+    overdue: bool = False
+    mine: bool = False
+    unclaimed: bool = False
+    sort: str = "due"  # due | waiting
+    page: int = 1
+    per_page: int = PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (max(self.page, 1) - 1) * self.per_page
+
+
+def inbox(uow, user, query: InboxQuery = InboxQuery(), *, clock=utcnow):
+    """One page of the ready work items `user` may do, and how many there are in all."""
+    with uow:
+        roles = uow.directory.roles_of(user)
+        if not roles:
+            return [], 0
+        return uow.work_items.inbox(roles, user, query, clock())
+
+
+def _locked_item(uow, work_item_id):
+    item = uow.work_items.get(work_item_id)
+    if item is None:
+        raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+    instance = uow.instances.get(item.instance_id, lock=True)
+    item = uow.work_items.get(work_item_id)  # re-read under the case's lock
+    if instance.status != "running":
+        raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
+    if item.state != "ready":
+        who = f" by {item.completed_by}" if item.completed_by else ""
+        raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it "
+                           "is now.", work_item=item.id, step=item.step_id)
+    return instance, item
+
+
+def claim(uow, work_item_id, *, actor, clock=utcnow):
+    """Take a ready work item: it disappears from the inbox of the role's other holders."""
+    with uow:
+        instance, item = _locked_item(uow, work_item_id)
+        roles = uow.directory.roles_of(actor)
+        if not holds(roles, instance.office, item.role):
+            raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
+                               work_item=item.id)
+        if item.claimed_by == actor:
+            return item
+        if item.claimed_by:
+            raise NotPermitted(f"This step is already claimed by {item.claimed_by}.", work_item=item.id)
+        now = clock()
+        item = replace(item, claimed_by=actor, claimed_at=now)
+        uow.work_items.update(item)
+        uow.audit.add(AuditEvent(instance.id, now, actor, "task_claimed", step_id=item.step_id,
+                                 data={"work_item": item.id, "name": item.step_name}))
+        uow.commit()
+    return item
+
+
+def release(uow, work_item_id, *, actor, clock=utcnow):
+    """Give a claimed work item back to every holder of its role (the claimer, or an admin)."""
+    with uow:
+        instance, item = _locked_item(uow, work_item_id)
+        if not item.claimed_by:
+            return item
+        if item.claimed_by != actor and not is_admin(uow.directory.roles_of(actor), instance.office):
+            raise NotPermitted(f"Only {item.claimed_by} or an admin may release this step.", work_item=item.id)
+        now = clock()
+        previous = item.claimed_by
+        item = replace(item, claimed_by=None, claimed_at=None)
+        uow.work_items.update(item)
+        uow.audit.add(AuditEvent(instance.id, now, actor, "task_released", step_id=item.step_id,
+                                 data={"work_item": item.id, "name": item.step_name, "claimed_by": previous}))
+        uow.commit()
+    return item
+
+
+def reassign(uow, work_item_id, *, actor, to_user, clock=utcnow):
+    """An admin hands a work item to another holder of its role."""
+    with uow:
+        instance, item = _locked_item(uow, work_item_id)
+        if not is_admin(uow.directory.roles_of(actor), instance.office):
+            raise NotPermitted(f"Only an admin of office {instance.office} may reassign a step.", work_item=item.id)
+        if not uow.directory.exists(to_user):
+            raise NotFound(f"No user '{to_user}'.", user=to_user)
+        if not holds(uow.directory.roles_of(to_user), instance.office, item.role):
+            raise NotPermitted(f"'{to_user}' does not hold the role '{item.role}' in office {instance.office}.",
+                               work_item=item.id, user=to_user)
+        now = clock()
+        previous = item.claimed_by
+        item = replace(item, claimed_by=to_user, claimed_at=now)
+        uow.work_items.update(item)
+        uow.audit.add(AuditEvent(instance.id, now, actor, "task_reassigned", step_id=item.step_id,
+                                 data={"work_item": item.id, "name": item.step_name, "from": previous,
+                                       "to": to_user}))
+        uow.commit()
+    return item

@@ -1,0 +1,171 @@
+"""Logging in and out, the current user, and the language choice."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+
+from engine import passwords
+from webui.i18n import LANGUAGES
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+_DUMMY_HASH = passwords.hash_password("not-a-real-password-only-for-timing")
+
+
+@dataclass
+class User:
+    """The logged-in official; `id` binds the session to the current password."""
+
+    username: str
+    full_name: str
+    roles: set
+    fingerprint: str
+    language: str | None = None
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return f"{self.username}:{self.fingerprint}"
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def offices(self) -> list[str]:
+        return sorted({office for office, _ in self.roles if office})
+
+    @property
+    def is_admin(self) -> bool:
+        return any(role == "admin" for _, role in self.roles)
+
+
+def _fingerprint(password_hash: str) -> str:
+    # A new password (or a reset) changes this, which ends every session opened with the old one.
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def alur():
+    return current_app.extensions["alur"]
+
+
+def _load(username: str, fingerprint: str | None):
+    with alur().uow(write=False) as uow:
+        row = uow.directory.user(username)
+        if row is None or not row.active:
+            return None  # a deactivated account is locked out on its next request
+        if fingerprint is not None and fingerprint != _fingerprint(row.password_hash):
+            return None
+        roles = uow.directory.roles_of(username)
+    return User(row.username, row.full_name or "", roles, _fingerprint(row.password_hash),
+                getattr(row, "language", None))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    user: User | None
+    wait_minutes: int = 0
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def check_login(username: str, password: str) -> Verdict:
+    """Verify a password, refusing while too many recent attempts failed for the account or the address."""
+    config = current_app.config
+    now = datetime.now(UTC)
+    window = timedelta(minutes=int(config["LOGIN_WINDOW_MINUTES"]))
+    with alur().uow() as uow:
+        by_user = uow.logins.failures_since(now - window, username=username)
+        by_address = uow.logins.failures_since(now - window, address=_address())
+        if by_user >= int(config["LOGIN_MAX_FAILURES"]) or by_address >= int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]):
+            return Verdict(None, wait_minutes=int(window.total_seconds() // 60))
+        row = uow.directory.user(username)
+        ok = passwords.verify_password(password, row.password_hash if row else _DUMMY_HASH) and bool(row)
+        ok = ok and bool(row.active)
+        uow.logins.add(username, _address(), now, ok)
+        uow.commit()
+    return Verdict(_load(username, None) if ok else None)
+
+
+@bp.route("/masuk", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("inbox.index"))
+    username = (request.form.get("username") or "").strip()
+    if request.method == "POST":
+        verdict = check_login(username, request.form.get("password") or "")
+        if verdict.user:
+            language = session.get("lang")
+            session.clear()  # a fresh session at login: nothing from before carries over (session fixation)
+            if language:
+                session["lang"] = language
+            login_user(verdict.user)
+            return redirect(_safe_next(request.args.get("next")))
+        if verdict.wait_minutes:
+            flash(gettext("Too many failed attempts. Try again in %(minutes)d minutes.",
+                          minutes=verdict.wait_minutes), "error")
+            return render_template("login.html", username=username), 429
+        flash(gettext("The username or password is not right."), "error")
+        return render_template("login.html", username=username), 401
+    return render_template("login.html", username=username)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an open redirect would let a phishing link borrow Alur's login page.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("inbox.index")
+
+
+@bp.route("/keluar", methods=["POST"])
+@login_required
+def logout():
+    language = session.get("lang")
+    logout_user()
+    session.clear()
+    if language:
+        session["lang"] = language
+    flash(gettext("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/bahasa", methods=["POST"])
+def language():
+    chosen = request.form.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        if current_user.is_authenticated:
+            with alur().uow() as uow:
+                uow.directory.set_language(current_user.username, chosen)
+                uow.commit()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def init_app(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        username, _, fingerprint = user_id.partition(":")
+        return _load(username, fingerprint or "-")
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        flash(gettext("Please log in to continue."), "info")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+    @app.before_request
+    def _user_language():
+        if current_user.is_authenticated:
+            g.user_language = current_user.language

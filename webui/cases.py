@@ -1,0 +1,84 @@
+"""Starting a service (Mulai layanan), the case page, its diagram and its attachments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+import forms
+from engine import casefile, services
+from engine.errors import FormInvalid
+
+bp = Blueprint("cases", __name__)
+
+
+def _alur():
+    return current_app.extensions["alur"]
+
+
+@bp.route("/layanan")
+@login_required
+def start_list():
+    startable = casefile.startable(_alur().uow(write=False), viewer=current_user.username)
+    return render_template("start_list.html", startable=startable)
+
+
+def _find(key):
+    startable = casefile.startable(_alur().uow(write=False), viewer=current_user.username)
+    found = next((s for s in startable if s.deployment.key == key), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/layanan/<key>", methods=["GET", "POST"])
+@login_required
+def start(key):
+    found = _find(key)
+    spec = forms.form_for_start(list(found.deployment.start_form))
+    values, errors, status = None, None, 200
+    if request.method == "POST":
+        office = request.form.get("office") or (found.offices[0] if len(found.offices) == 1 else None)
+        if office not in found.offices:
+            errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
+            values, status = request.form, 400
+        else:
+            try:
+                instance = services.start(_alur().uow(), key, actor=current_user.username, office=office,
+                                          data=request.form)
+            except FormInvalid as err:
+                values, errors, status = err.values, err.fields, 400
+            else:
+                flash(gettext("Case %(number)s started.", number=instance.number), "success")
+                return redirect(url_for("cases.show", instance_id=instance.id))
+    fields = forms.render_fields(spec, values=values, errors=errors) if spec else []
+    return render_template("start.html", found=found, fields=fields, errors=errors or {},
+                           office=(values or {}).get("office")), status
+
+
+@bp.route("/kasus/<int:instance_id>")
+@login_required
+def show(instance_id):
+    view = casefile.case_view(_alur().uow(write=False), instance_id, viewer=current_user.username)
+    return render_template("case.html", case=view)
+
+
+@bp.route("/kasus/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id):
+    xml = casefile.diagram_xml(_alur().uow(write=False), instance_id, viewer=current_user.username)
+    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/lampiran/<attachment_id>")
+@login_required
+def attachment(attachment_id):
+    record = casefile.attachment_for(_alur().uow(write=False), attachment_id, viewer=current_user.username)
+    store = current_app.extensions["alur_files"]
+    try:
+        stream = store.open(record.id)
+    except (OSError, ValueError):
+        abort(404)
+    return send_file(stream, mimetype=record.content_type, as_attachment=True, download_name=record.filename,
+                     max_age=0)

@@ -1,0 +1,91 @@
+"""One place where errors become pages: Alur's own errors, HTTP errors and anything unexpected."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template, request
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import AlurError
+
+log = logging.getLogger("alur.web")
+
+STATUS = {
+    "not_found": 404,
+    "not_permitted": 403,
+    "task_not_ready": 409,
+    "stale_instance": 409,
+    "form_invalid": 400,
+    "diagram_invalid": 400,
+    "expression_invalid": 400,
+    "engine_error": 422,
+    "runaway_loop": 422,
+}
+
+
+def _titles():
+    return {
+        400: gettext("The request could not be processed"),
+        403: gettext("Access denied"),
+        404: gettext("Not found"),
+        405: gettext("Not allowed"),
+        409: gettext("Already changed"),
+        413: gettext("File too large"),
+        422: gettext("The process could not continue"),
+        429: gettext("Too many requests"),
+        500: gettext("Something went wrong"),
+    }
+
+
+def _leads():
+    return {
+        "not_found": gettext("What you asked for does not exist (any more)."),
+        "not_permitted": gettext("You are not allowed to do this."),
+        "task_not_ready": gettext("This step is no longer waiting: it was completed or cancelled meanwhile. Open "
+                                  "the case to see where it stands now."),
+        "stale_instance": gettext("Someone else changed this case at the same moment. Reload the page and try "
+                                  "again; nothing was lost."),
+        "form_invalid": gettext("Some of what was entered is not valid."),
+        "engine_error": gettext("The process could not continue with these entries; nothing was saved."),
+        "runaway_loop": gettext("This case went round the same loop too often; ask an administrator to look at it."),
+    }
+
+
+def _page(status: int, message: str, detail: str | None = None):
+    title = _titles().get(status, gettext("Error"))
+    return render_template("error.html", status=status, title=title, message=message, detail=detail), status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(AlurError)
+    def alur_error(err: AlurError):
+        lead = _leads().get(err.code)
+        return _page(STATUS.get(err.code, 400), lead or str(err), str(err) if lead else None)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        return _page(400, gettext("The form has expired or did not come from this site. Go back, reload the page "
+                                  "and send it again."))
+
+    @app.errorhandler(413)
+    def too_large(err):
+        limit = app.config["MAX_UPLOAD_MB"]
+        return _page(413, gettext("The upload is larger than %(limit)s MB; nothing was saved.", limit=limit))
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        messages = {
+            404: gettext("There is no page at this address."),
+            405: gettext("This address does not accept that kind of request."),
+        }
+        return _page(err.code or 500, messages.get(err.code, err.description or ""))
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        # Logged in full for the operator; the user sees no traceback, SQL or internals.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _page(500, gettext("The error was recorded. Nothing you entered was saved; please try again, "
+                                  "and tell the administrator if it keeps happening."))

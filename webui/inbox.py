@@ -1,0 +1,78 @@
+"""Tugas Saya: the inbox of ready work items, claim, release and reassign."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from engine import worklist
+
+bp = Blueprint("inbox", __name__)
+FILTERS = ("overdue", "mine", "unclaimed")
+
+
+def _uow(write=True):
+    return current_app.extensions["alur"].uow(write=write)
+
+
+def _query() -> worklist.InboxQuery:
+    show = request.args.get("show", "")
+    try:
+        page = max(1, min(int(request.args.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    return worklist.InboxQuery(
+        key=request.args.get("sop") or None, overdue=show == "overdue", mine=show == "mine",
+        unclaimed=show == "unclaimed", sort="waiting" if request.args.get("sort") == "waiting" else "due", page=page,
+    )
+
+
+@bp.route("/")
+@login_required
+def home():
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/tugas")
+@login_required
+def index():
+    query = _query()
+    entries, total = worklist.inbox(_uow(write=False), current_user.username, query)
+    pages = max(1, -(-total // query.per_page))
+    with _uow(write=False) as uow:
+        processes = sorted({(d.key, d.name) for d in uow.deployments.list()})
+    return render_template("inbox.html", entries=entries, total=total, query=query, pages=pages,
+                           show=request.args.get("show", ""), processes=processes)
+
+
+def _back(item_id: str):
+    target = request.form.get("next")
+    if target and target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("tasks.show", item_id=item_id))
+
+
+@bp.route("/tugas/<item_id>/ambil", methods=["POST"])
+@login_required
+def claim(item_id):
+    worklist.claim(_uow(), item_id, actor=current_user.username)
+    flash(gettext("You took this step; the other holders of the role no longer see it."), "success")
+    return _back(item_id)
+
+
+@bp.route("/tugas/<item_id>/lepas", methods=["POST"])
+@login_required
+def release(item_id):
+    worklist.release(_uow(), item_id, actor=current_user.username)
+    flash(gettext("The step is back in the inbox of every holder of its role."), "success")
+    return _back(item_id)
+
+
+@bp.route("/tugas/<item_id>/alihkan", methods=["POST"])
+@login_required
+def reassign(item_id):
+    to_user = (request.form.get("to_user") or "").strip()
+    worklist.reassign(_uow(), item_id, actor=current_user.username, to_user=to_user)
+    flash(gettext("The step now belongs to %(user)s.", user=to_user), "success")
+    return _back(item_id)

@@ -1,0 +1,71 @@
+"""The task page: a step's instructions, Kelengkapan, form, the case's history and diagram; submitting it."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+import forms
+from engine import casefile, services
+from engine.errors import FormInvalid
+from engine.model import IncomingFile
+
+bp = Blueprint("tasks", __name__)
+HEAD_BYTES = 8192
+
+
+def _alur():
+    return current_app.extensions["alur"]
+
+
+def incoming_files(files) -> dict[str, IncomingFile]:
+    """The files of a multipart request, with the first bytes read for validation and the stream rewound."""
+    result = {}
+    for name, storage in files.items():
+        if not storage or not storage.filename:
+            continue
+        stream = storage.stream
+        head = stream.read(HEAD_BYTES)
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+        upload = forms.Upload(filename=storage.filename, content_type=storage.mimetype or "", size=size, head=head)
+        result[name] = IncomingFile(upload=upload, stream=stream)
+    return result
+
+
+def _render(view, values=None, errors=None, status=200):
+    with _alur().uow(write=False) as uow:
+        candidates = uow.directory.holders(view.item.role, view.item.office) if view.may_reassign else []
+    fields = forms.render_fields(view.form, values=values, errors=errors)
+    return render_template("task.html", view=view, case=view.case, fields=fields, errors=errors or {},
+                           candidates=candidates), status
+
+
+@bp.route("/tugas/<item_id>")
+@login_required
+def show(item_id):
+    view = casefile.task_view(_alur().uow(write=False), item_id, viewer=current_user.username)
+    return _render(view)
+
+
+@bp.route("/tugas/<item_id>", methods=["POST"])
+@login_required
+def submit(item_id):
+    alur = _alur()
+    try:
+        instance = services.complete(alur.uow(), item_id, actor=current_user.username, data=request.form,
+                                     files=incoming_files(request.files), store=current_app.extensions["alur_files"])
+    except FormInvalid as err:
+        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username)
+        flash(gettext("The step was not completed: please correct the fields marked below."), "error")
+        values = err.values or {k: request.form.getlist(k) if len(request.form.getlist(k)) > 1 else v
+                                for k, v in request.form.items()}
+        return _render(view, values=values, errors=err.fields, status=400)
+    flash(gettext("Step completed."), "success")
+    if instance.status == "completed":
+        flash(gettext("The case is complete."), "success")
+    return redirect(url_for("cases.show", instance_id=instance.id))
