@@ -50,10 +50,25 @@ def build(env=None) -> Alur:
     return Alur(url=url, engine=engine, uow=UowFactory(engine), data_dir=data_dir)
 
 
-def upgrade_schema(alur: Alur) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def schema_is_current(alur: Alur) -> bool:
+    """Whether the database is at the newest migration (so this code and the schema agree)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_config()).get_heads())
+    with alur.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
+
+def upgrade_schema(alur: Alur) -> None:
+    """Create or upgrade the schema to the newest Alembic revision."""
+    config = _config()
     with alur.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -348,7 +348,24 @@ def build_parser():
 
     from adapters import demo
     demo.add_parser(sub)
+    serve = sub.add_parser("serve", help="run the web UI (gunicorn)")
+    serve.add_argument("--host", default=os.environ.get("ALUR_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("ALUR_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=2, help="web processes (default 2)")
+    serve.add_argument("--with-worker", action="store_true", help="also run the timer worker as a child process")
+    serve.set_defaults(func=cmd_serve)
     return p
+
+
+def cmd_serve(app, args):
+    from adapters import bootstrap
+    from adapters.serve import serve
+
+    bootstrap.upgrade_schema(app)
+    app.engine.dispose()  # no connection may cross the fork into gunicorn's workers
+    url = f"http://{args.host}:{args.port}/"
+    serve(args.host, args.port, args.workers, args.with_worker,
+          on_ready=lambda: print(f"Alur is running at {url}  (Ctrl-C stops it)", flush=True))
 
 
 def main(argv=None) -> int:
@@ -356,7 +373,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         app = bootstrap.build()
-        if args.command not in ("init", "demo", "lint"):
+        if args.command not in ("init", "demo", "lint", "serve"):
             _require_schema(app)
         return args.func(app, args) or 0
     except DiagramInvalid as err:
@@ -380,10 +397,10 @@ def main(argv=None) -> int:
 
 
 def _require_schema(app):
-    from sqlalchemy import inspect
+    from adapters import bootstrap
 
-    if not inspect(app.engine).has_table("instances"):
-        raise AlurError("The database has no Alur schema yet; run `alur init` first.")
+    if not bootstrap.schema_is_current(app):
+        raise AlurError("The database schema is missing or older than this version of Alur; run `alur init` first.")
 
 
 if __name__ == "__main__":

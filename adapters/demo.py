@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import unicodedata
 from pathlib import Path
@@ -82,6 +83,19 @@ def walk(app, key=WALK_KEY, out=print) -> int:
     return instance.id
 
 
+def start_samples(app, out=print) -> None:
+    """One case of each seed SOP, started by its start lane's account, so every demo inbox has work."""
+    with app.uow(write=False) as uow:
+        if uow.instances.list():
+            return
+        deployments = {d.key: d for d in uow.deployments.list()}
+    for deployment in deployments.values():
+        office = deployment.office or TEMPLATE_OFFICE
+        starter = demo_username(deployment.start_lanes[0], office) if deployment.start_lanes else "admin"
+        instance = services.start(app.uow(), deployment.key, actor=starter, office=office)
+        out(f"  {instance.number}  {deployment.name}  (started by {starter})")
+
+
 def cmd_demo(app, args):
     from adapters import bootstrap
 
@@ -91,11 +105,27 @@ def cmd_demo(app, args):
     print(f"Deployed {len(list(SEED_DIR.glob('*.bpmn')))} seed SOPs. Demo accounts (password '{DEMO_PASSWORD}'):")
     for username, role, office in accounts:
         print(f"  {username:40s} {role} @ {office}")
-    if not args.no_walk:
+    if args.walk:
         walk(app)
+    if args.no_serve:
+        return
+    print("Sample cases:")
+    start_samples(app)
+    from adapters.serve import serve
+
+    app.engine.dispose()  # no connection may cross the fork into gunicorn's workers
+    url = f"http://{args.host}:{args.port}/"
+    serve(args.host, args.port, args.workers, True,
+          on_ready=lambda: print(f"\nAlur is running at {url} with the timer worker. Log in as one of the accounts "
+                                 f"above (password '{DEMO_PASSWORD}'), e.g. admin. Ctrl-C stops it.", flush=True))
 
 
 def add_parser(sub):
-    demo = sub.add_parser("demo", help="set up offices, demo accounts and the seed SOPs, and walk one case")
-    demo.add_argument("--no-walk", action="store_true")
+    demo = sub.add_parser("demo", help="offices, demo accounts, the seed SOPs and sample cases; then serve the UI")
+    demo.add_argument("--walk", action="store_true", help="also walk one SOP 003 case to its end on the console")
+    demo.add_argument("--no-serve", action="store_true", help="set everything up and exit")
+    demo.add_argument("--no-walk", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--workers", type=int, default=2)
     demo.set_defaults(func=cmd_demo)

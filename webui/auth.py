@@ -114,7 +114,7 @@ def login():
             flash(gettext("Too many failed attempts. Try again in %(minutes)d minutes.",
                           minutes=verdict.wait_minutes), "error")
             return render_template("login.html", username=username), 429
-        flash(gettext("The username or password is not right."), "error")
+        flash(gettext("The username or password is incorrect."), "error")
         return render_template("login.html", username=username), 401
     return render_template("login.html", username=username)
 
@@ -163,7 +163,7 @@ def init_app(app) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         flash(gettext("Please log in to continue."), "info")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
 
     @app.before_request
     def _user_language():

@@ -32,7 +32,7 @@ def _titles():
         403: gettext("Access denied"),
         404: gettext("Not found"),
         405: gettext("Not allowed"),
-        409: gettext("Already changed"),
+        409: gettext("Changed by someone else"),
         413: gettext("File too large"),
         422: gettext("The process could not continue"),
         429: gettext("Too many requests"),
@@ -42,7 +42,7 @@ def _titles():
 
 def _leads():
     return {
-        "not_found": gettext("What you asked for does not exist (any more)."),
+        "not_found": gettext("This item does not exist or was removed."),
         "not_permitted": gettext("You are not allowed to do this."),
         "task_not_ready": gettext("This step is no longer waiting: it was completed or cancelled meanwhile. Open "
                                   "the case to see where it stands now."),
@@ -50,7 +50,7 @@ def _leads():
                                   "again; nothing was lost."),
         "form_invalid": gettext("Some of what was entered is not valid."),
         "engine_error": gettext("The process could not continue with these entries; nothing was saved."),
-        "runaway_loop": gettext("This case went round the same loop too often; ask an administrator to look at it."),
+        "runaway_loop": gettext("This case repeated the same loop too many times; ask an administrator to look at it."),
     }
 
 

@@ -1,0 +1,128 @@
+"""SQL repositories of people and files: offices, users, role grants, login attempts, attachments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, insert, or_, select, update
+
+from adapters import tables as t
+from engine.model import Attachment
+
+
+@dataclass(frozen=True)
+class Office:
+    code: str
+    name: str
+    timezone: str
+    time_mode: str
+
+
+class Attachments:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, a: Attachment) -> None:
+        self.conn.execute(insert(t.attachments).values(**asdict(a)))
+
+    def get(self, attachment_id: str) -> Attachment | None:
+        row = self.conn.execute(select(t.attachments).where(t.attachments.c.id == attachment_id)).first()
+        return Attachment(**{f: getattr(row, f) for f in Attachment.__dataclass_fields__}) if row else None
+
+    def for_instance(self, instance_id: int) -> list[Attachment]:
+        rows = self.conn.execute(select(t.attachments).where(t.attachments.c.instance_id == instance_id)
+                                 .order_by(t.attachments.c.uploaded_at))
+        return [Attachment(**{f: getattr(r, f) for f in Attachment.__dataclass_fields__}) for r in rows]
+
+
+class Directory:
+    """Offices, users and role grants."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def office(self, code):
+        row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
+        return Office(row.code, row.name, row.timezone, row.time_mode) if row else None
+
+    def offices(self):
+        return [Office(r.code, r.name, r.timezone, r.time_mode)
+                for r in self.conn.execute(select(t.offices).order_by(t.offices.c.code))]
+
+    def add_office(self, office: Office) -> None:
+        existing = self.office(office.code)
+        values = dict(name=office.name, timezone=office.timezone, time_mode=office.time_mode)
+        if existing:
+            self.conn.execute(update(t.offices).where(t.offices.c.code == office.code).values(**values))
+        else:
+            self.conn.execute(insert(t.offices).values(code=office.code, **values))
+
+    def user(self, username):
+        return self.conn.execute(select(t.users).where(t.users.c.username == username)).first()
+
+    def exists(self, username) -> bool:
+        return self.user(username) is not None
+
+    def add_user(self, username, password_hash, full_name, email, now) -> None:
+        self.conn.execute(insert(t.users).values(username=username, password_hash=password_hash,
+                                                 full_name=full_name, email=email, active=True, created_at=now))
+
+    def set_password(self, username, password_hash) -> None:
+        self.conn.execute(update(t.users).where(t.users.c.username == username)
+                          .values(password_hash=password_hash))
+
+    def holders(self, role, office) -> list[str]:
+        """Active users holding `role` in `office` (or in every office)."""
+        c = t.user_roles.c
+        rows = self.conn.execute(
+            select(c.username).distinct().join_from(t.user_roles, t.users, t.users.c.username == c.username)
+            .where(c.role == role, or_(c.office == office, c.office.is_(None)), t.users.c.active.is_(True))
+            .order_by(c.username))
+        return list(rows.scalars())
+
+    def set_language(self, username, language) -> None:
+        self.conn.execute(update(t.users).where(t.users.c.username == username).values(language=language))
+
+    def grant(self, username, role, office) -> bool:
+        c = t.user_roles.c
+        exists = self.conn.execute(select(c.id).where(c.username == username, c.role == role,
+                                                      c.office.is_(None) if office is None else c.office == office)
+                                   ).first()
+        if exists:
+            return False
+        self.conn.execute(insert(t.user_roles).values(username=username, role=role, office=office))
+        return True
+
+    def roles_of(self, username):
+        user = self.user(username)
+        if user is None or not user.active:
+            return set()
+        rows = self.conn.execute(select(t.user_roles.c.office, t.user_roles.c.role)
+                                 .where(t.user_roles.c.username == username))
+        return {(r.office, r.role) for r in rows}
+
+    def users(self):
+        result = []
+        for user in self.conn.execute(select(t.users).order_by(t.users.c.username)):
+            result.append((user, sorted(self.roles_of(user.username), key=lambda x: (x[0] or "", x[1]))))
+        return result
+
+
+class LoginAttempts:
+    """Failed and successful logins, counted across every web process to slow down password guessing."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, username: str, address: str, at, succeeded: bool) -> None:
+        self.conn.execute(insert(t.login_attempts).values(username=username[:64], address=address[:64], at=at,
+                                                          succeeded=succeeded))
+
+    def failures_since(self, since, *, username=None, address=None) -> int:
+        c = t.login_attempts.c
+        where = [c.at >= since, c.succeeded.is_(False)]
+        where.append(c.username == username[:64] if username is not None else c.address == address[:64])
+        if username is not None:
+            last_ok = select(func.max(c.at)).where(c.username == username[:64], c.succeeded.is_(True))
+            where.append(or_(last_ok.scalar_subquery().is_(None), c.at > last_ok.scalar_subquery()))
+        return self.conn.execute(select(func.count()).select_from(t.login_attempts).where(*where)).scalar_one()

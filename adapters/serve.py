@@ -1,0 +1,58 @@
+"""`alur serve`: the web UI under gunicorn, optionally with the timer worker beside it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    """Gunicorn run from Python: each worker process builds its own app (and database pool) after the fork."""
+
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from webui import create_app
+
+        return create_app()
+
+
+def start_worker() -> subprocess.Popen:
+    """The timer worker as a child process, with the same environment (database, data folder)."""
+    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=os.environ.copy())
+
+
+def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None) -> None:
+    """Serve until interrupted; stops the worker child on the way out."""
+    worker = start_worker() if with_worker else None
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": 4,
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-" if os.environ.get("ALUR_ACCESS_LOG") else None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "when_ready": (lambda _server: on_ready()) if on_ready else None,
+    }
+    try:
+        _Gunicorn({k: v for k, v in options.items() if v is not None}).run()
+    finally:
+        if worker and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
