@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 
 import forms
 from engine import calendar as working_calendar
-from engine import diagrams, runtime
+from engine import diagrams, notify, runtime
 from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted, TaskNotReady
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
 
@@ -257,6 +257,7 @@ def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
     if workflow.is_completed():
         instance.status, instance.ended_at = "completed", now
         uow.audit.add(AuditEvent(instance.id, now, actor, "instance_completed", data={"number": instance.number}))
+        notify.case_completed(uow, instance, now)
     instance.state = runtime.dump(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     uow.instances.save(instance)
@@ -276,17 +277,22 @@ def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
             uow.work_items.update(replace(item, state="cancelled", completed_at=now))
     pending = {t.task_id: t for t in snapshot.timers}
     due_by_item = {t.work_item_id: t.due for t in pending.values() if t.work_item_id}
+    new_items = []
     for task_id, task in ready.items():
         if task_id in open_items:
             continue
         step = deployment.step(task.task_spec.bpmn_id)
         lane = getattr(task.task_spec, "lane", None)
-        uow.work_items.add(WorkItem(
+        item = WorkItem(
             id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
             step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
             lane=lane, role=lane, office=instance.office, state="ready", ready_at=now,
             due_at=due_by_item.get(task_id),
-        ))
+        )
+        uow.work_items.add(item)
+        new_items.append(item)
+    if new_items:
+        notify.steps_ready(uow, instance, new_items, now)
     _sync_timers(uow, instance, workflow, deployment, pending, now, actor)
 
 
@@ -323,7 +329,9 @@ def _record_fired(uow, instance, timer, deployment, now):
                              data={"work_item": item.id, "name": item.step_name, "sla": step.sla if step else None,
                                    "due_at": timer.due_at.isoformat()}))
     if item.state == "ready":
-        uow.work_items.update(replace(item, overdue=True))
+        item = replace(item, overdue=True)
+        uow.work_items.update(item)
+        notify.sla_breached(uow, instance, item, step, now)
 
 
 def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
