@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from engine.errors import FormInvalid
+from forms import N_, Message
 
 CHUNK = 64 * 1024
 
@@ -35,7 +36,10 @@ class FileStore:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise FormInvalid("The file is too large.", fields={field: "too large"})
+                        limit = f"{self.max_bytes // (1024 * 1024)} MB"
+                        raise FormInvalid(f"The file is larger than {limit}.",
+                                          fields={field: Message(N_("The file is larger than {limit}."),
+                                                                 {"limit": limit})})
                     digest.update(chunk)
                     out.write(chunk)
             os.replace(tmp, path)

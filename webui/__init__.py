@@ -72,12 +72,13 @@ def create_app(config: dict | None = None, alur=None) -> Flask:
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from webui import auth, cases, errors, i18n, inbox, tasks, vendor
+    from webui import auth, cases, errors, i18n, inbox, safety, tasks, vendor
 
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    safety.init_app(app)
     for module in (auth, inbox, tasks, cases, vendor):
         app.register_blueprint(module.bp)
     return app

@@ -12,6 +12,7 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 
 from engine import passwords
 from webui.i18n import LANGUAGES
+from webui.safety import local_path
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -120,10 +121,7 @@ def login():
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths on this site: an open redirect would let a phishing link borrow Alur's login page.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("inbox.index")
+    return local_path(target, url_for("inbox.index"))
 
 
 @bp.route("/keluar", methods=["POST"])

@@ -57,14 +57,14 @@ def start(key):
                            office=(values or {}).get("office")), status
 
 
-@bp.route("/kasus/<int:instance_id>")
+@bp.route("/kasus/<int(max=2147483647):instance_id>")
 @login_required
 def show(instance_id):
     view = casefile.case_view(_alur().uow(write=False), instance_id, viewer=current_user.username)
     return render_template("case.html", case=view)
 
 
-@bp.route("/kasus/<int:instance_id>/diagram.bpmn")
+@bp.route("/kasus/<int(max=2147483647):instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id):
     xml = casefile.diagram_xml(_alur().uow(write=False), instance_id, viewer=current_user.username)

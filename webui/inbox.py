@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from engine import worklist
+from webui.safety import local_path
 
 bp = Blueprint("inbox", __name__)
 FILTERS = ("overdue", "mine", "unclaimed")
@@ -47,10 +48,7 @@ def index():
 
 
 def _back(item_id: str):
-    target = request.form.get("next")
-    if target and target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for("tasks.show", item_id=item_id))
+    return redirect(local_path(request.form.get("next"), url_for("tasks.show", item_id=item_id)))
 
 
 @bp.route("/tugas/<item_id>/ambil", methods=["POST"])

@@ -112,3 +112,9 @@ def test_the_case_view_counts_main_path_steps_and_standard_time(office_app):
     assert view.markers == {"A": "active"}
     with pytest.raises(NotPermitted):
         casefile.case_view(app.uow(write=False), case.id, viewer="uno")
+
+
+def test_an_office_bound_sop_cannot_be_started_in_another_office(office_app):
+    add_user(office_app, "admin_u", ("admin", None))
+    with pytest.raises(NotPermitted, match="SOP of office T"):
+        services.start(office_app.uow(), "two_steps", actor="admin_u", office="U")
