@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from adapters.mail import SmtpSender
 from adapters.sql import UowFactory, make_engine
 from engine.services import utcnow
 
@@ -18,13 +19,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 @dataclass
 class Alur:
-    """The wired application: database engine, unit-of-work factory and clock."""
+    """The wired application: database engine, unit-of-work factory, clock and e-mail sender (None: e-mail off)."""
 
     url: str
     engine: Engine
     uow: UowFactory
     data_dir: Path
     clock: object = field(default=utcnow)
+    mailer: SmtpSender | None = None
 
     @property
     def sqlite_path(self) -> str | None:
@@ -46,8 +48,9 @@ def database_url(env=None) -> tuple[str, Path]:
 
 def build(env=None) -> Alur:
     url, data_dir = database_url(env)
+    mailer = SmtpSender.from_env(os.environ if env is None else env)
     engine = make_engine(url)
-    return Alur(url=url, engine=engine, uow=UowFactory(engine), data_dir=data_dir)
+    return Alur(url=url, engine=engine, uow=UowFactory(engine), data_dir=data_dir, mailer=mailer)
 
 
 def _config() -> Config:

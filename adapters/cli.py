@@ -9,10 +9,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters import bootstrap
-from adapters.sql import Office
+from adapters import bootstrap, mail
 from engine import services
 from engine.errors import AlurError, DiagramInvalid, NotFound
 from engine.passwords import hash_password
@@ -205,13 +203,25 @@ def cmd_show(app, args):
 
 
 def cmd_worker(app, args):
+    postman = mail.Postman(app.uow, app.mailer)
     while True:
         fired = services.fire_due_timers(app.uow, limit=args.batch)
         if fired or args.once:
             print(f"fired {fired} timer(s)", flush=True)
+        sent = postman.round(limit=args.batch)  # logs its own failures: a mail server's trouble stops no timer
+        if sent:
+            print(f"sent {sent} e-mail(s)", flush=True)
         if args.once:
             return
         time.sleep(args.interval)
+
+
+def _email_arg(address):
+    address = (address or "").strip()
+    name, at, domain = address.partition("@")
+    if address and (not name or not at or not domain or "@" in domain or any(c.isspace() for c in address)):
+        raise UsageError(f"--email '{address}' is not an e-mail address")
+    return address or None
 
 
 def cmd_users(app, args):
@@ -223,8 +233,13 @@ def cmd_users(app, args):
             if not password:
                 raise UsageError("give --password or --password-stdin")
             uow.directory.add_user(args.username, hash_password(password), args.name or args.username,
-                                   args.email, services.utcnow())
+                                   _email_arg(args.email), services.utcnow())
             message = f"added user {args.username}"
+        elif args.users_cmd == "notify":
+            if not uow.directory.exists(args.username):
+                raise NotFound(f"No user '{args.username}'.")
+            uow.directory.set_notifications(args.username, args.state == "on")
+            message = f"e-mail notifications {args.state} for {args.username}"
         elif args.users_cmd == "grant":
             if not uow.directory.exists(args.username):
                 raise NotFound(f"No user '{args.username}'.")
@@ -236,31 +251,12 @@ def cmd_users(app, args):
         else:
             for user, roles in uow.directory.users():
                 grants = ", ".join(f"{r}@{o or '*'}" for o, r in roles)
-                print(f"{user.username}  {user.full_name}  {'active' if user.active else 'inactive'}  {grants}")
+                mailing = f"{user.email} (e-mail {'on' if user.email_notifications else 'off'})" if user.email else "-"
+                print(f"{user.username}  {user.full_name}  {'active' if user.active else 'inactive'}  {mailing}  "
+                      f"{grants}")
             return
         uow.commit()
     print(message)
-
-
-def cmd_offices(app, args):
-    with app.uow() as uow:
-        if args.offices_cmd == "add":
-            _check_timezone(args.timezone)
-            uow.directory.add_office(Office(args.code, args.name, args.timezone,
-                                            "elapsed" if args.elapsed else "working"))
-            uow.commit()
-            print(f"office {args.code} saved")
-            return
-        for o in uow.directory.offices():
-            print(f"{o.code}  {o.name}  {o.timezone}  {o.time_mode}")
-
-
-def _check_timezone(name):
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise UsageError(f"unknown time zone '{name}'; use an IANA name such as Asia/Jakarta, "
-                         "Asia/Makassar or Asia/Jayapura") from err
 
 
 def build_parser():
@@ -315,7 +311,7 @@ def build_parser():
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
 
-    worker = sub.add_parser("worker", help="fire due timers")
+    worker = sub.add_parser("worker", help="fire due timers and send pending e-mail")
     worker.add_argument("--once", action="store_true")
     worker.add_argument("--interval", type=float, default=1.0)
     worker.add_argument("--batch", type=int, default=100)
@@ -328,7 +324,10 @@ def build_parser():
     add.add_argument("--password")
     add.add_argument("--password-stdin", action="store_true")
     add.add_argument("--name")
-    add.add_argument("--email")
+    add.add_argument("--email", help="where notifications go (none: the user gets no e-mail)")
+    notify = usub.add_parser("notify", help="turn a user's e-mail notifications on or off")
+    notify.add_argument("username")
+    notify.add_argument("state", choices=["on", "off"])
     grant = usub.add_parser("grant")
     grant.add_argument("username")
     grant.add_argument("role")
@@ -336,15 +335,9 @@ def build_parser():
     usub.add_parser("list")
     users.set_defaults(func=cmd_users)
 
-    offices = sub.add_parser("offices", help="manage offices")
-    osub = offices.add_subparsers(dest="offices_cmd", required=True)
-    oadd = osub.add_parser("add")
-    oadd.add_argument("code")
-    oadd.add_argument("name")
-    oadd.add_argument("--timezone", default="Asia/Jakarta")
-    oadd.add_argument("--elapsed", action="store_true", help="count SLA durations 24x7")
-    osub.add_parser("list")
-    offices.set_defaults(func=cmd_offices)
+    from adapters import cli_offices
+
+    cli_offices.add_parser(sub)
 
     from adapters import demo
     demo.add_parser(sub)

@@ -21,6 +21,7 @@ OFFICES = [
 TEMPLATE_OFFICE = "DKI"  # where the demo runs SOP templates that belong to no office
 DEMO_PASSWORD = "demo12345"
 WALK_KEY = "sop_003_pengaduan_masyarakat"
+DEMO_MAIL_DOMAIN = "demo.alur.local"
 
 
 def slug(text: str) -> str:
@@ -33,6 +34,11 @@ def demo_username(lane: str, office: str) -> str:
     return f"{slug(lane)}.{office.lower()}"
 
 
+def demo_email(username: str) -> str:
+    """A demo account's address: a reserved-looking domain no mail server delivers to."""
+    return f"{username}@{DEMO_MAIL_DOMAIN}"
+
+
 def seed(app, files=None) -> list[tuple[str, str, str]]:
     """Create offices and the admin, deploy the seed diagrams, and an account per lane role; return the accounts."""
     files = files or sorted(SEED_DIR.glob("*.bpmn"))
@@ -40,7 +46,8 @@ def seed(app, files=None) -> list[tuple[str, str, str]]:
         for office in OFFICES:
             uow.directory.add_office(office)
         if not uow.directory.exists("admin"):
-            uow.directory.add_user("admin", hash_password(DEMO_PASSWORD), "Administrator", None, services.utcnow())
+            uow.directory.add_user("admin", hash_password(DEMO_PASSWORD), "Administrator", demo_email("admin"),
+                                   services.utcnow())
         uow.directory.grant("admin", "admin", None)
         uow.commit()
     results, _ = services.deploy(app.uow(), [(str(f), Path(f).read_bytes()) for f in files], actor="admin",
@@ -52,8 +59,8 @@ def seed(app, files=None) -> list[tuple[str, str, str]]:
             for lane in deployment.lanes:
                 username = demo_username(lane, office)
                 if not uow.directory.exists(username):
-                    uow.directory.add_user(username, hash_password(DEMO_PASSWORD), f"{lane} ({office})", None,
-                                           services.utcnow())
+                    uow.directory.add_user(username, hash_password(DEMO_PASSWORD), f"{lane} ({office})",
+                                           demo_email(username), services.utcnow())
                 uow.directory.grant(username, lane, office)
                 accounts.append((username, lane, office))
         uow.commit()

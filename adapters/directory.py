@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, insert, or_, select, update
 
 from adapters import tables as t
-from engine.model import Attachment
+from engine.calendar import NATIONAL_SCHEDULE, OfficeCalendar, parse_schedule
+from engine.model import Attachment, Contact
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,36 @@ class Directory:
         else:
             self.conn.execute(insert(t.offices).values(code=office.code, **values))
 
+    def office_days(self, code) -> list:
+        """The office's calendar exceptions, by day: (day, kind holiday|workday, note)."""
+        c = t.office_days.c
+        return list(self.conn.execute(select(c.day, c.kind, c.note).where(c.office == code).order_by(c.day)))
+
+    def set_office_day(self, code, day, kind, note) -> None:
+        self.clear_office_day(code, day)
+        self.conn.execute(insert(t.office_days).values(office=code, day=day, kind=kind, note=note))
+
+    def clear_office_day(self, code, day) -> None:
+        c = t.office_days.c
+        self.conn.execute(t.office_days.delete().where(c.office == code, c.day == day))
+
+    def set_schedule(self, code, schedule_text) -> None:
+        self.conn.execute(update(t.offices).where(t.offices.c.code == code).values(schedule=schedule_text))
+
+    def office_calendar(self, code) -> OfficeCalendar | None:
+        """The office's working calendar: its time zone and hours, national holidays and its own exceptions."""
+        row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
+        if row is None:
+            return None
+        days = self.office_days(code)
+        return OfficeCalendar(
+            timezone=row.timezone,
+            schedule=parse_schedule(row.schedule) if row.schedule else NATIONAL_SCHEDULE,
+            added_holidays=frozenset(d.day for d in days if d.kind == "holiday"),
+            removed_holidays=frozenset(d.day for d in days if d.kind == "workday"),
+            mode=row.time_mode,
+        )
+
     def user(self, username):
         return self.conn.execute(select(t.users).where(t.users.c.username == username)).first()
 
@@ -79,6 +110,23 @@ class Directory:
             .where(c.role == role, or_(c.office == office, c.office.is_(None)), t.users.c.active.is_(True))
             .order_by(c.username))
         return list(rows.scalars())
+
+    def contacts(self, usernames) -> list[Contact]:
+        """The active users among `usernames` who have an e-mail address and want notifications."""
+        names = sorted(set(usernames))
+        if not names:
+            return []
+        c = t.users.c
+        rows = self.conn.execute(
+            select(c.username, c.full_name, c.email)
+            .where(c.username.in_(names), c.active.is_(True), c.email_notifications.is_(True),
+                   c.email.is_not(None), c.email != "")
+            .order_by(c.username))
+        return [Contact(r.username, r.full_name or r.username, r.email) for r in rows]
+
+    def set_notifications(self, username, enabled: bool) -> None:
+        self.conn.execute(update(t.users).where(t.users.c.username == username)
+                          .values(email_notifications=enabled))
 
     def set_language(self, username, language) -> None:
         self.conn.execute(update(t.users).where(t.users.c.username == username).values(language=language))

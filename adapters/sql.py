@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters import tables as t
 from adapters.directory import Attachments, Directory, LoginAttempts, Office  # noqa: F401 - Office is re-exported
+from adapters.outbox import Outbox
 from engine.errors import StaleInstance
 from engine.model import AuditEvent, Deployment, InboxEntry, Instance, Step, Timer, WorkItem
 
@@ -263,6 +264,13 @@ class Timers:
                                                         t.timers.c.state == "waiting").order_by(t.timers.c.due_at))
         return [_timer(r) for r in rows]
 
+    def waiting_instances(self, office) -> list[int]:
+        """Cases of an office with a waiting timer."""
+        query = (select(t.timers.c.instance_id).distinct()
+                 .join(t.instances, t.instances.c.id == t.timers.c.instance_id)
+                 .where(t.timers.c.state == "waiting", t.instances.c.office == office))
+        return sorted(self.conn.execute(query).scalars())
+
     def due(self, now, limit):
         rows = self.conn.execute(select(t.timers).where(t.timers.c.state == "waiting", t.timers.c.due_at <= now)
                                  .order_by(t.timers.c.due_at).limit(limit))
@@ -312,6 +320,7 @@ class SqlUnitOfWork:
         self.directory = Directory(conn)
         self.attachments = Attachments(conn)
         self.logins = LoginAttempts(conn)
+        self.outbox = Outbox(conn)
         return self
 
     def __exit__(self, exc_type, exc, tb):

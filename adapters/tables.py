@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -55,6 +57,15 @@ offices = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False, default="Asia/Jakarta"),
     Column("time_mode", String(16), nullable=False, default="working"),
+    Column("schedule", Text),  # working hours per weekday ("mon-thu 07:30-12:00 13:00-16:00; …"); NULL: national
+)
+
+office_days = Table(
+    "office_days", metadata,
+    Column("office", String(32), ForeignKey("offices.code"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("kind", String(16), nullable=False),  # holiday: the office is closed | workday: it works a national holiday
+    Column("note", String(200)),
 )
 
 users = Table(
@@ -66,6 +77,7 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("language", String(8)),  # the UI language the user chose; NULL: Bahasa Indonesia
+    Column("email_notifications", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 user_roles = Table(
@@ -190,4 +202,25 @@ login_attempts = Table(
     Column("succeeded", Boolean, nullable=False),
     Index("ix_login_attempts_username", "username", "at"),
     Index("ix_login_attempts_address", "address", "at"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),  # step_ready | sla_breached | case_completed
+    Column("recipient", String(64), nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", String(500)),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),  # while sending: the end of the claim's lease
+    Column("last_error", Text),
+    Column("sent_at", UtcDateTime),
+    Column("instance_id", Integer, ForeignKey("instances.id")),
+    # The sender: pending (and lease-expired sending) messages by due time.
+    Index("ix_outbox_due", "state", "next_attempt_at"),
 )

@@ -301,3 +301,59 @@ def describe(duration: Duration | str) -> str:
         if value
     ]
     return " ".join(parts) or "0 menit"
+
+
+_DAY_NAMES = {name: i for i, names in enumerate(
+    [("mon", "sen", "senin"), ("tue", "sel", "selasa"), ("wed", "rab", "rabu"), ("thu", "kam", "kamis"),
+     ("fri", "jum", "jumat"), ("sat", "sab", "sabtu"), ("sun", "min", "minggu")]) for name in names}
+_SPAN_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def _days(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
+        raise ValueError(f"unknown day '{text}' (use mon…sun or sen…min, or a range such as mon-thu)")
+    start, end = _DAY_NAMES[first], _DAY_NAMES[last or first]
+    if end < start:
+        raise ValueError(f"the day range '{text}' runs backwards")
+    return list(range(start, end + 1))
+
+
+def parse_schedule(text: str) -> dict[int, WorkingHours]:
+    """Working hours per weekday from text like 'mon-thu 07:30-12:00 13:00-16:00; fri 07:30-11:30; sat-sun off'.
+
+    Days the text does not mention keep the national schedule.
+    """
+    schedule = dict(NATIONAL_SCHEDULE)
+    for part in filter(None, (p.strip().lower() for p in str(text).split(";"))):
+        words = part.split()
+        spans = []
+        for word in words[1:]:
+            match = _SPAN_RE.match(word)
+            if word == "off" and len(words) == 2:
+                break
+            if not match:
+                raise ValueError(f"'{word}' is not a working period like 07:30-12:00 (or 'off')")
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+                raise ValueError(f"'{word}' is not a time of day")
+            spans.append((time(h1, m1), time(h2, m2)))
+        if len(words) < 2:
+            raise ValueError(f"'{part}' names no hours; write e.g. 'fri 07:30-11:30 13:00-16:30' or 'sat off'")
+        hours = WorkingHours(tuple(spans))
+        for day in _days(words[0]):
+            schedule[day] = hours
+    if not any(h.intervals for h in schedule.values()):
+        raise ValueError("the schedule has no working hours on any day")
+    return schedule
+
+
+def format_schedule(schedule: Mapping[int, WorkingHours]) -> str:
+    """The text parse_schedule reads, one weekday per part."""
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    parts = []
+    for day in range(7):
+        hours = schedule.get(day, WorkingHours())
+        spans = " ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in hours.intervals) or "off"
+        parts.append(f"{names[day]} {spans}")
+    return "; ".join(parts)

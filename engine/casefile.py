@@ -52,6 +52,13 @@ class TaskView:
     may_reassign: bool
 
 
+def _case_roles(deployment) -> list[str]:
+    """The roles that see a case: its lanes' roles and the supervisor roles its SLA breaches are reported to."""
+    supervisors = [value.strip() for name, value in deployment.properties.items()
+                   if (name == "supervisor" or name.startswith("supervisor_")) and value and value.strip()]
+    return [*deployment.lanes, *supervisors]
+
+
 def _forbidden() -> NotPermitted:
     # The message names neither the case nor its office: ids of other offices are not revealed.
     return NotPermitted("You do not have access to this case.")
@@ -63,7 +70,7 @@ def _case(uow, instance_id, viewer, clock) -> CaseView:
         raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
     deployment = uow.deployments.get(instance.deployment_id)
     roles = uow.directory.roles_of(viewer)
-    if not (may_see_case(roles, instance, deployment.lanes) or instance.started_by == viewer and roles):
+    if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
         raise _forbidden()
     office = uow.directory.office(instance.office)
     work_items = uow.work_items.for_instance(instance.id)
@@ -158,7 +165,7 @@ def attachment_for(uow, attachment_id, *, viewer) -> Attachment:
         instance = uow.instances.get(attachment.instance_id)
         deployment = uow.deployments.get(instance.deployment_id)
         roles = uow.directory.roles_of(viewer)
-        if not (may_see_case(roles, instance, deployment.lanes) or instance.started_by == viewer and roles):
+        if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
             raise _forbidden()
         return attachment
 

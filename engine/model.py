@@ -201,3 +201,33 @@ class IncomingFile:
 
     upload: object
     stream: object
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where to reach a user by e-mail (only users who have an address and want notifications)."""
+
+    username: str
+    name: str
+    email: str
+
+
+@dataclass
+class OutboxMessage:
+    """An e-mail waiting in the outbox, written in the same transaction as the change it reports."""
+
+    kind: str  # step_ready | sla_breached | case_completed
+    recipient: str
+    address: str
+    subject: str
+    body: str
+    link: str  # a path of the web UI; the sender prefixes the public base URL
+    dedupe_key: str  # the same event never queues the same message twice
+    created_at: datetime
+    instance_id: int | None = None
+    id: int | None = None
+    state: str = "pending"  # pending | sending (claimed under a lease) | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = None  # while sending: when the claim's lease runs out
+    last_error: str | None = None
+    sent_at: datetime | None = None

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
-from engine.model import AuditEvent, Deployment, Instance, Timer, WorkItem
+from engine.model import AuditEvent, Contact, Deployment, Instance, OutboxMessage, Timer, WorkItem
 
 
 class Deployments(Protocol):
@@ -55,6 +55,12 @@ class Directory(Protocol):
     def roles_of(self, username: str) -> set[tuple[str | None, str]]: ...  # (office or None for all, role)
     def exists(self, username: str) -> bool: ...
     def office(self, code: str): ...
+    def holders(self, role: str, office: str | None) -> list[str]: ...  # active users holding the role there
+    def contacts(self, usernames: Iterable[str]) -> list[Contact]: ...  # those with an address, notifications on
+
+
+class Outbox(Protocol):
+    def add(self, message: OutboxMessage) -> bool: ...  # False when its dedupe_key was queued already
 
 
 class UnitOfWork(Protocol):
@@ -64,6 +70,7 @@ class UnitOfWork(Protocol):
     timers: Timers
     audit: Audit
     directory: Directory
+    outbox: Outbox
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc) -> None: ...

@@ -203,7 +203,25 @@ def _stamp_due_time(task, event, now: datetime, due_time) -> None:
     if expression.upper().startswith("P"):
         due = due_time(now, expression)
         task.internal_data["event_value"] = due.astimezone(UTC).isoformat()
-    task.internal_data["alur_due"] = True
+        # Kept so a calendar edit (a new office holiday) can recompute the deadline from the same start.
+        task.internal_data["alur_due"] = {"start": now.astimezone(UTC).isoformat(), "duration": expression}
+    else:
+        task.internal_data["alur_due"] = True
+
+
+def restamp_timers(workflow: BpmnWorkflow, due_time) -> list[PendingTimer]:
+    """Recompute the due time of every waiting duration timer from its start, e.g. after a calendar edit."""
+    changed = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event = getattr(task.task_spec, "event_definition", None)
+        stamp = task.internal_data.get("alur_due")
+        if not isinstance(event, TimerEventDefinition) or not isinstance(stamp, dict):
+            continue
+        due = due_time(datetime.fromisoformat(stamp["start"]), stamp["duration"]).astimezone(UTC)
+        if due.isoformat() != task.internal_data.get("event_value"):
+            task.internal_data["event_value"] = due.isoformat()
+            changed.append(PendingTimer(str(task.id), task.task_spec.bpmn_id, due, _watched_task_id(task)))
+    return changed
 
 
 def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_time) -> Snapshot | None:

@@ -71,11 +71,20 @@ def _case_prefix(key: str, year: int) -> str:
     return f"{code}-{year}"
 
 
-def _due_time_for(uow, office_code):
+TIME_MODES = {"kerja": "working", "working": "working", "kalender": "elapsed", "elapsed": "elapsed", "24x7": "elapsed"}
+
+
+def time_mode(office, deployment=None) -> str:
+    """How durations count: the SOP's `mode_waktu` property (kerja | kalender) wins over the office's setting."""
+    chosen = (deployment.properties.get("mode_waktu") or "").strip().lower() if deployment else ""
+    return TIME_MODES.get(chosen) or (office.time_mode if office else "elapsed")
+
+
+def _due_time_for(uow, office_code, deployment=None):
     office = uow.directory.office(office_code) if office_code else None
-    if office is None or office.time_mode == "elapsed":
+    if office is None or time_mode(office, deployment) == "elapsed":
         return runtime.elapsed_due_time
-    cal = working_calendar.OfficeCalendar(timezone=office.timezone)
+    cal = uow.directory.office_calendar(office_code)
     return lambda start, iso: working_calendar.add_working_time(start, iso, cal)
 
 
@@ -91,6 +100,9 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
             what = f"version {version} of '{key}'" if version else f"'{key}'"
             raise NotFound(f"No deployed process {what}; see `alur processes`.", key=key)
         roles = uow.directory.roles_of(actor)
+        if office and deployment.office and office != deployment.office:
+            raise NotPermitted(f"'{key}' is the SOP of office {deployment.office}; it cannot start in {office}.",
+                               key=key, office=office)
         office = office or deployment.office or _sole_office(roles, actor)
         if uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
@@ -103,7 +115,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         now = clock()
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
-        due_time = _due_time_for(uow, office)
+        due_time = _due_time_for(uow, office, deployment)
         snapshot = _run_engine(lambda: runtime.advance(workflow, now, due_time))
         prefix = _case_prefix(key, now.year)
         instance = Instance(
@@ -116,7 +128,10 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
                                  data={"key": key, "version": deployment.version, "number": instance.number,
                                        "data": data or {}}))
-        _sync(uow, instance, workflow, snapshot, deployment, now, actor)
+        if workflow.is_completed():  # a process with no human step ends at once
+            _save(uow, instance, workflow, snapshot, deployment, now, actor)
+        else:
+            _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
 
@@ -179,7 +194,7 @@ def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clo
             variables = {f.name: entered[f.name] for f in spec.fields if f.role in ("", "decision")
                          and f.name in entered}
             workflow = _load_state(uow, instance, deployment)
-            due_time = _due_time_for(uow, instance.office)
+            due_time = _due_time_for(uow, instance.office, deployment)
             snapshot = _run_engine(lambda: runtime.complete(workflow, work_item_id, variables, now, due_time))
             uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
                                      data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
@@ -354,7 +369,7 @@ def _fire_one(uow_factory, timer, now) -> int:
         if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
             return 0  # another worker fired it, or the step was completed first
         deployment, workflow = _load(uow, instance)
-        due_time = _due_time_for(uow, instance.office)
+        due_time = _due_time_for(uow, instance.office, deployment)
         snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
         if snapshot is None:
             return 0

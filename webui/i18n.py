@@ -14,10 +14,10 @@ from flask import g, request, session
 from flask_babel import Babel, get_locale, gettext, ngettext
 
 from engine import calendar as working_calendar
+from engine.notify import ZONE_NAMES
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
-ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 

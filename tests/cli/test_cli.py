@@ -279,3 +279,15 @@ def test_two_processes_completing_the_same_step_at_once_let_exactly_one_win(read
         assert_refused(losers[0], "already completed")
         history = services.show(app.uow(write=False), case.id)["history"]
         assert [e.step_id for e in history if e.type == "task_completed"] == ["A"]
+
+
+def test_office_hours_and_days_off_are_edited_and_shown_from_the_command_line(ready_cli):
+    ready_cli.ok("offices", "add", "W", "Kantor Kerja", "--hours", "fri 07:30-11:00 13:00-17:00")
+    said = ready_cli.ok("offices", "day", "W", "2027-01-08", "holiday", "--note", "Rapat kerja")
+    assert "closed (office holiday)" in said and "recomputed 0 deadline(s)" in said
+    shown = ready_cli.ok("offices", "calendar", "W", "--year", "2027")
+    assert "fri 07:30-11:00 13:00-17:00" in shown
+    assert "2027-01-01  Tahun Baru" in shown and "office holiday: 2027-01-08  Rapat kerja" in shown
+    ready_cli.fails("offices", "day", "W", "8/1/2027", "holiday", says="YYYY-MM-DD")
+    ready_cli.fails("offices", "add", "W", "Kantor Kerja", "--hours", "fri 9-10", says="not a working period")
+    ready_cli.fails("offices", "day", "NOPE", "2027-01-08", "holiday", says="Unknown office")

@@ -211,6 +211,7 @@ def test_sla_due_times_follow_the_office_working_calendar(loop_app):
     app = loop_app
     add_office(app, "JKT", "Kanwil DKI Jakarta", time_mode="working")
     add_user(app, "pel_jkt", ("Pelaksana", "JKT"))
+    services.deploy(app.uow(), [fixture_file("decision_loop.bpmn")])  # as a template any office may run
     saturday = datetime(2027, 1, 9, 3, 0, tzinfo=UTC)  # Saturday 10:00 WIB, after any real clock here
     case = services.start(app.uow(), "review_loop", actor="pel_jkt", office="JKT", clock=lambda: saturday)
     services.complete(app.uow(), only_ready(app, case.id).id, actor="pel_jkt", clock=lambda: saturday)

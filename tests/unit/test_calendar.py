@@ -13,8 +13,10 @@ from engine.calendar import (
     WorkingHours,
     add_working_time,
     describe,
+    format_schedule,
     next_working_instant,
     parse_duration,
+    parse_schedule,
     working_seconds_between,
 )
 
@@ -316,3 +318,25 @@ def test_working_seconds_between_in_elapsed_mode_is_wall_time():
 )
 def test_describe_speaks_indonesian(duration, text):
     assert describe(duration) == text
+
+
+def test_an_office_schedule_overrides_named_days_and_keeps_the_national_hours_elsewhere():
+    schedule = parse_schedule("fri 07:30-11:30 13:30-17:00; sab 08:00-12:00")
+    assert schedule[4].intervals == ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+    assert schedule[5].intervals == ((time(8, 0), time(12, 0)),)
+    assert schedule[0] == NATIONAL_SCHEDULE[0]
+    assert parse_schedule(format_schedule(schedule)) == schedule
+
+
+@pytest.mark.parametrize("text, says", [
+    ("xyz 08:00-09:00", "unknown day"),
+    ("mon 9-10", "not a working period"),
+    ("mon", "names no hours"),
+    ("mon-sun off", "no working hours on any day"),
+    ("fri-mon 08:00-12:00", "runs backwards"),
+    ("mon 12:00-08:00", "must end after it starts"),
+    ("mon 25:00-26:00", "not a time of day"),
+])
+def test_a_bad_schedule_is_refused_with_what_is_wrong(text, says):
+    with pytest.raises(ValueError, match=says):
+        parse_schedule(text)

@@ -1,0 +1,135 @@
+"""Timer workers as real processes on PostgreSQL: several at once, killed, restarted; every timer fires once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters import tables
+from engine import services
+from tests.conftest import add_office, add_user, fixture_file, make_app
+
+ALUR = Path(sys.executable).with_name("alur")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pg_app(postgres_schema_factory, tmp_path):
+    url = postgres_schema_factory()
+    alur = make_app(url, tmp_path)
+    add_office(alur, "T", "Kantor Uji")
+    add_user(alur, "ana", ("Klien", "T"))
+    services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    yield alur, url
+    alur.engine.dispose()
+
+
+def start_cases(alur, count: int, started: datetime) -> None:
+    for _ in range(count):
+        services.start(alur.uow(), "two_steps", actor="ana", clock=lambda: started)
+
+
+def workers(url: str, tmp_path: Path, count: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "ALUR_DATABASE_URL": url, "ALUR_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ALUR_SMTP_HOST", None)
+    return [subprocess.Popen([str(ALUR), "worker", "--interval", "0.2"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(count)]
+
+
+def fired_counts(alur) -> tuple[int, Counter]:
+    with alur.engine.connect() as conn:
+        waiting = conn.execute(select(func.count()).select_from(tables.timers)
+                               .where(tables.timers.c.state == "waiting")).scalar_one()
+        rows = conn.execute(select(tables.audit_events.c.data_json)
+                            .where(tables.audit_events.c.type == "timer_fired")).scalars()
+        return waiting, Counter(json.loads(r)["timer"] for r in rows)
+
+
+def wait_until_fired(alur, total: int, timeout: float) -> Counter:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting, counts = fired_counts(alur)
+        if waiting == 0 and sum(counts.values()) >= total:
+            return counts
+        time.sleep(0.3)
+    raise AssertionError(f"not all timers fired in {timeout} s: {fired_counts(alur)[0]} still waiting")
+
+
+def stop(procs) -> list[str]:
+    errors = []
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if "Traceback" in err:
+            errors.append(err)
+    return errors
+
+
+def test_four_worker_processes_fire_a_thousand_due_timers_each_exactly_once(pg_app, tmp_path):
+    alur, url = pg_app
+    start_cases(alur, 1000, datetime.now(UTC) - timedelta(minutes=1))  # all due while no worker ran
+    procs = workers(url, tmp_path, 4)
+    try:
+        counts = wait_until_fired(alur, 1000, timeout=240)
+    finally:
+        errors = stop(procs)
+    assert errors == []
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+    with alur.engine.connect() as conn:
+        breaches = conn.execute(select(func.count()).select_from(tables.audit_events)
+                                .where(tables.audit_events.c.type == "sla_breached")).scalar_one()
+        overdue = conn.execute(select(func.count()).select_from(tables.work_items)
+                               .where(tables.work_items.c.overdue.is_(True))).scalar_one()
+    assert breaches == 1000 and overdue == 1000
+
+
+def test_a_worker_killed_mid_sweep_loses_nothing_and_the_next_one_fires_the_rest_once(pg_app, tmp_path):
+    alur, url = pg_app
+    start_cases(alur, 200, datetime.now(UTC) - timedelta(minutes=1))
+    [victim] = workers(url, tmp_path, 1)
+    deadline = time.monotonic() + 60
+    while fired_counts(alur)[0] > 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)  # mid-sweep: its open transaction rolls back
+    victim.communicate()
+    assert 0 < fired_counts(alur)[0] < 200
+    procs = workers(url, tmp_path, 2)
+    try:
+        counts = wait_until_fired(alur, 200, timeout=120)
+    finally:
+        errors = stop(procs)
+    assert errors == []
+    assert len(counts) == 200 and set(counts.values()) == {1}
+
+
+def test_a_timer_falling_due_while_workers_run_fires_within_two_seconds(pg_app, tmp_path):
+    alur, url = pg_app
+    procs = workers(url, tmp_path, 2)
+    try:
+        time.sleep(1.5)  # workers are up and idle
+        started = datetime.now(UTC)
+        start_cases(alur, 5, started)  # PT2S from now
+        counts = wait_until_fired(alur, 5, timeout=30)
+    finally:
+        errors = stop(procs)
+    assert errors == [] and len(counts) == 5
+    with alur.engine.connect() as conn:
+        rows = conn.execute(select(tables.audit_events.c.at, tables.audit_events.c.data_json)
+                            .where(tables.audit_events.c.type == "timer_fired")).all()
+    lags = [(at - datetime.fromisoformat(json.loads(data)["due_at"])).total_seconds() for at, data in rows]
+    assert max(lags) <= 2.0, lags
