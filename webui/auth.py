@@ -148,6 +148,22 @@ def language():
     return redirect(_safe_next(request.form.get("next")))
 
 
+@bp.route("/akun", methods=["GET", "POST"])
+@login_required
+def account():
+    """The user's own settings: e-mail notifications on or off."""
+    with alur().uow(write=request.method == "POST") as uow:
+        if request.method == "POST":
+            enabled = request.form.get("email_notifications") == "on"
+            uow.directory.set_notifications(current_user.username, enabled)
+            uow.commit()
+            flash(gettext("E-mail notifications are on.") if enabled else gettext("E-mail notifications are off."),
+                  "success")
+            return redirect(url_for("auth.account"))
+        row = uow.directory.user(current_user.username)
+    return render_template("account.html", email=row.email, notifications=bool(row.email_notifications))
+
+
 def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

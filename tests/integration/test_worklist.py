@@ -118,3 +118,27 @@ def test_an_office_bound_sop_cannot_be_started_in_another_office(office_app):
     add_user(office_app, "admin_u", ("admin", None))
     with pytest.raises(NotPermitted, match="SOP of office T"):
         services.start(office_app.uow(), "two_steps", actor="admin_u", office="U")
+
+
+START_FORM = ('<bpmn:startEvent id="s"><bpmn:extensionElements><camunda:formData>'
+              '<camunda:formField id="nama_pemohon" label="Nama pemohon" type="string">'
+              '<camunda:validation><camunda:constraint name="required"/></camunda:validation></camunda:formField>'
+              '<camunda:formField id="jumlah" label="Jumlah berkas" type="long">'
+              '<camunda:validation><camunda:constraint name="min" config="1"/></camunda:validation></camunda:formField>'
+              '</camunda:formData></bpmn:extensionElements></bpmn:startEvent>')
+
+
+def test_a_start_form_is_validated_and_only_its_fields_start_the_case(office_app):
+    from engine.errors import FormInvalid
+
+    name, data = fixture_file("two_steps_timer.bpmn")
+    text = data.decode().replace('<bpmn:startEvent id="s"/>', START_FORM).replace('id="two_steps"', 'id="dengan_form"')
+    text = text.replace("xmlns:bpmn=", 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:bpmn=', 1)
+    services.deploy(office_app.uow(), [("dengan_form.bpmn", text.encode())], office="T")
+    with pytest.raises(FormInvalid) as err:
+        services.start(office_app.uow(), "dengan_form", actor="ana", data={"jumlah": "0"})
+    assert set(err.value.fields) == {"nama_pemohon", "jumlah"} and err.value.values["jumlah"] == "0"
+    case = services.start(office_app.uow(), "dengan_form", actor="ana",
+                          data={"nama_pemohon": " Siti ", "jumlah": "2", "lain": "x"})
+    started = services.show(office_app.uow(write=False), case.id)["history"][0]
+    assert started.data["data"] == {"nama_pemohon": "Siti", "jumlah": 2}
