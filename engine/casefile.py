@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import forms
 from engine import calendar as working_calendar
+from engine.clock import utcnow
 from engine.errors import NotFound, NotPermitted
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
 from engine.worklist import holds, is_admin, may_see_case
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

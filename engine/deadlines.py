@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 
-from engine import runtime
+from engine import runtime, services
+from engine.clock import utcnow
 from engine.errors import AlurError, NotFound
 from engine.model import AuditEvent
 
 KINDS = ("holiday", "workday")  # an extra day off for the office | a national holiday the office works on
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def set_office_day(uow_factory, office, day: date, kind: str | None, *, actor=None, note=None, clock=utcnow) -> int:
@@ -35,8 +32,6 @@ def set_office_day(uow_factory, office, day: date, kind: str | None, *, actor=No
 
 def recompute(uow_factory, office, *, clock=utcnow) -> int:
     """Recompute the waiting SLA timers of the office's running cases on its current calendar."""
-    from engine import services  # the use cases' helpers; imported here to keep the module graph one-way
-
     moved = 0
     with uow_factory(write=False) as uow:
         instance_ids = uow.timers.waiting_instances(office)

@@ -6,7 +6,6 @@ import hashlib
 import re
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -14,13 +13,10 @@ from SpiffWorkflow.util.task import TaskState
 import forms
 from engine import calendar as working_calendar
 from engine import diagrams, notify, runtime
+from engine.clock import utcnow  # noqa: F401 - re-exported: callers use services.utcnow
 from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted, TaskNotReady
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
+from engine.worklist import holds
 
 # --- deploy -------------------------------------------------------------------------------------------------------
 
@@ -88,10 +84,6 @@ def _due_time_for(uow, office_code, deployment=None):
     return lambda start, iso: working_calendar.add_working_time(start, iso, cal)
 
 
-def _holds(roles, office, role) -> bool:
-    return (office, role) in roles or (None, role) in roles
-
-
 def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow) -> Instance:
     """Start a case of the newest (or a named) version as `actor`."""
     with uow:
@@ -107,7 +99,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         if uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
         lanes = deployment.start_lanes
-        if lanes and not any(_holds(roles, office, lane) for lane in [*lanes, "admin"]):
+        if lanes and not any(holds(roles, office, lane) for lane in [*lanes, "admin"]):
             raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
                                f"{' or '.join(repr(x) for x in lanes)}.", key=key)
         start_form = forms.form_for_start(list(deployment.start_form))
@@ -215,7 +207,7 @@ def _check_may_complete(uow, instance, item, actor) -> None:
         who = f" by {item.completed_by}" if item.completed_by else ""
         _raise_not_ready(item, who)
     roles = uow.directory.roles_of(actor)
-    if not _holds(roles, instance.office, item.role):
+    if not holds(roles, instance.office, item.role):
         raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
                            work_item=item.id, step=item.step_id)
     if item.claimed_by and item.claimed_by != actor:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from engine.clock import utcnow
 from engine.errors import NotFound, NotPermitted, TaskNotReady
 from engine.model import AuditEvent
 
 ADMIN = "admin"
 PAGE_SIZE = 25
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def holds(roles, office, role) -> bool:
