@@ -89,6 +89,15 @@ class Deployments:
     def by_version(self, key, version):
         return self._one(t.deployments.c.key == key, t.deployments.c.version == version)
 
+    def names(self) -> list[tuple[str, str]]:
+        """(key, name of its newest version) of every deployed process, without parsing any step table."""
+        c = t.deployments.c
+        newest = select(c.key, func.max(c.version).label("version")).group_by(c.key).subquery()
+        rows = self.conn.execute(select(c.key, c.name).join(newest, and_(c.key == newest.c.key,
+                                                                         c.version == newest.c.version))
+                                 .order_by(c.name))
+        return [(r.key, r.name) for r in rows]
+
     def list(self):
         rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS)
                                  .order_by(t.deployments.c.key, t.deployments.c.version))

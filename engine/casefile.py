@@ -56,9 +56,10 @@ def _case_roles(deployment) -> list[str]:
     return [*deployment.lanes, *supervisors]
 
 
-def _forbidden() -> NotPermitted:
-    # The message names neither the case nor its office: ids of other offices are not revealed.
-    return NotPermitted("You do not have access to this case.")
+def _check_may_see(roles, instance, deployment, viewer) -> None:
+    """Refuse unless the viewer may see the case (or started it); the message names neither case nor office."""
+    if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
+        raise NotPermitted("You do not have access to this case.")
 
 
 def _case(uow, instance_id, viewer, clock) -> CaseView:
@@ -67,8 +68,7 @@ def _case(uow, instance_id, viewer, clock) -> CaseView:
         raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
     deployment = uow.deployments.get(instance.deployment_id)
     roles = uow.directory.roles_of(viewer)
-    if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
-        raise _forbidden()
+    _check_may_see(roles, instance, deployment, viewer)
     office = uow.directory.office(instance.office)
     work_items = uow.work_items.for_instance(instance.id)
     view = CaseView(
@@ -162,8 +162,7 @@ def attachment_for(uow, attachment_id, *, viewer) -> Attachment:
         instance = uow.instances.get(attachment.instance_id)
         deployment = uow.deployments.get(instance.deployment_id)
         roles = uow.directory.roles_of(viewer)
-        if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
-            raise _forbidden()
+        _check_may_see(roles, instance, deployment, viewer)
         return attachment
 
 

@@ -40,8 +40,8 @@ def recompute(uow_factory, office, *, clock=utcnow) -> int:
             instance = uow.instances.get(instance_id, lock=True)
             if instance is None or instance.status != "running":
                 continue
-            deployment, workflow = services._load(uow, instance)  # noqa: SLF001 - same package
-            due_time = services._due_time_for(uow, instance.office, deployment)  # noqa: SLF001
+            deployment, workflow = services.load_case(uow, instance)
+            due_time = services.due_time_for(uow, instance.office, deployment)
             changed = runtime.restamp_timers(workflow, due_time)
             if not changed:
                 continue

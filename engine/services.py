@@ -14,9 +14,9 @@ import forms
 from engine import calendar as working_calendar
 from engine import diagrams, notify, runtime
 from engine.clock import utcnow  # noqa: F401 - re-exported: callers use services.utcnow
-from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted, TaskNotReady
+from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
-from engine.worklist import holds
+from engine.worklist import holds, locked_ready_item
 
 # --- deploy -------------------------------------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ def time_mode(office, deployment=None) -> str:
     return TIME_MODES.get(chosen) or (office.time_mode if office else "elapsed")
 
 
-def _due_time_for(uow, office_code, deployment=None):
+def due_time_for(uow, office_code, deployment=None):
     office = uow.directory.office(office_code) if office_code else None
     if office is None or time_mode(office, deployment) == "elapsed":
         return runtime.elapsed_due_time
@@ -107,7 +107,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         now = clock()
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
-        due_time = _due_time_for(uow, office, deployment)
+        due_time = due_time_for(uow, office, deployment)
         snapshot = _run_engine(lambda: runtime.advance(workflow, now, due_time))
         prefix = _case_prefix(key, now.year)
         instance = Instance(
@@ -152,7 +152,8 @@ def _specs(uow, deployment):
                                   lambda: uow.deployments.spec_json(deployment.id))
 
 
-def _load(uow, instance):
+def load_case(uow, instance):
+    """A case's deployment and its workflow, loaded onto the cached spec."""
     deployment = uow.deployments.get(instance.deployment_id)
     return deployment, _load_state(uow, instance, deployment)
 
@@ -171,11 +172,7 @@ def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clo
     stored = []
     try:
         with uow:
-            item = uow.work_items.get(work_item_id)
-            if item is None:
-                raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
-            instance = uow.instances.get(item.instance_id, lock=True)
-            item = uow.work_items.get(work_item_id)  # re-read under the instance lock
+            instance, item = locked_ready_item(uow, work_item_id)
             _check_may_complete(uow, instance, item, actor)
             deployment = uow.deployments.get(instance.deployment_id)
             step = deployment.step(item.step_id)
@@ -186,7 +183,7 @@ def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clo
             variables = {f.name: entered[f.name] for f in spec.fields if f.role in ("", "decision")
                          and f.name in entered}
             workflow = _load_state(uow, instance, deployment)
-            due_time = _due_time_for(uow, instance.office, deployment)
+            due_time = due_time_for(uow, instance.office, deployment)
             snapshot = _run_engine(lambda: runtime.complete(workflow, work_item_id, variables, now, due_time))
             uow.audit.add(AuditEvent(instance.id, now, actor, "task_completed", step_id=item.step_id,
                                      data={"work_item": work_item_id, "name": item.step_name, "lane": item.lane,
@@ -201,11 +198,6 @@ def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clo
 
 
 def _check_may_complete(uow, instance, item, actor) -> None:
-    if instance.status != "running":
-        raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
-    if item.state != "ready":
-        who = f" by {item.completed_by}" if item.completed_by else ""
-        _raise_not_ready(item, who)
     roles = uow.directory.roles_of(actor)
     if not holds(roles, instance.office, item.role):
         raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
@@ -253,11 +245,6 @@ def _store_files(uow, store, spec, cleaned, files, instance, item, actor, now, s
         entered[field.name] = {"attachment": attachment.id, "filename": attachment.filename,
                                "size": attachment.size, "content_type": attachment.content_type}
     return entered
-
-
-def _raise_not_ready(item, who):
-    raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it is now.",
-                       work_item=item.id, step=item.step_id)
 
 
 def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
@@ -360,8 +347,8 @@ def _fire_one(uow_factory, timer, now) -> int:
             return 0
         if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
             return 0  # another worker fired it, or the step was completed first
-        deployment, workflow = _load(uow, instance)
-        due_time = _due_time_for(uow, instance.office, deployment)
+        deployment, workflow = load_case(uow, instance)
+        due_time = due_time_for(uow, instance.office, deployment)
         snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
         if snapshot is None:
             return 0

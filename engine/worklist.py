@@ -52,7 +52,8 @@ def inbox(uow, user, query: InboxQuery = InboxQuery(), *, clock=utcnow):
         return uow.work_items.inbox(roles, user, query, clock())
 
 
-def _locked_item(uow, work_item_id):
+def locked_ready_item(uow, work_item_id):
+    """A work item and its case, the case locked; refused unless the case runs and the item is ready."""
     item = uow.work_items.get(work_item_id)
     if item is None:
         raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
@@ -70,7 +71,7 @@ def _locked_item(uow, work_item_id):
 def claim(uow, work_item_id, *, actor, clock=utcnow):
     """Take a ready work item: it disappears from the inbox of the role's other holders."""
     with uow:
-        instance, item = _locked_item(uow, work_item_id)
+        instance, item = locked_ready_item(uow, work_item_id)
         roles = uow.directory.roles_of(actor)
         if not holds(roles, instance.office, item.role):
             raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
@@ -91,7 +92,7 @@ def claim(uow, work_item_id, *, actor, clock=utcnow):
 def release(uow, work_item_id, *, actor, clock=utcnow):
     """Give a claimed work item back to every holder of its role (the claimer, or an admin)."""
     with uow:
-        instance, item = _locked_item(uow, work_item_id)
+        instance, item = locked_ready_item(uow, work_item_id)
         if not item.claimed_by:
             return item
         if item.claimed_by != actor and not is_admin(uow.directory.roles_of(actor), instance.office):
@@ -109,7 +110,7 @@ def release(uow, work_item_id, *, actor, clock=utcnow):
 def reassign(uow, work_item_id, *, actor, to_user, clock=utcnow):
     """An admin hands a work item to another holder of its role."""
     with uow:
-        instance, item = _locked_item(uow, work_item_id)
+        instance, item = locked_ready_item(uow, work_item_id)
         if not is_admin(uow.directory.roles_of(actor), instance.office):
             raise NotPermitted(f"Only an admin of office {instance.office} may reassign a step.", work_item=item.id)
         if not uow.directory.exists(to_user):

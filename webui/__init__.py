@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -23,8 +23,6 @@ class _SessionInterface(SecureCookieSessionInterface):
     """Marks the session cookie Secure whenever the request came over HTTPS, not only when configured to."""
 
     def get_cookie_secure(self, app):
-        from flask import request
-
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 

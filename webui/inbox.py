@@ -42,7 +42,7 @@ def index():
     entries, total = worklist.inbox(_uow(write=False), current_user.username, query)
     pages = max(1, -(-total // query.per_page))
     with _uow(write=False) as uow:
-        processes = sorted({(d.key, d.name) for d in uow.deployments.list()})
+        processes = uow.deployments.names()
     return render_template("inbox.html", entries=entries, total=total, query=query, pages=pages,
                            show=request.args.get("show", ""), processes=processes)
 

@@ -150,7 +150,7 @@ def test_a_runaway_rework_loop_is_refused_before_the_engine_would_stall(loop_app
     item = only_ready(app, case.id)
     assert item.step_id in {"Draft", "Review"}
     with app.uow(write=False) as uow:
-        deployment, workflow = services._load(uow, uow.instances.get(case.id))
+        deployment, workflow = services.load_case(uow, uow.instances.get(case.id))
     assert max(t.depth for t in runtime.ready_human_tasks(workflow)) <= runtime.MAX_TREE_DEPTH
 
 
