@@ -49,10 +49,11 @@ def _deployment(row) -> Deployment:
         properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
         start_lanes=meta.get("start_lanes", []), start_form=tuple(meta.get("start_form") or ()),
         main_path=meta.get("main_path") or [s["id"] for s in json.loads(row.steps_json)],
+        retired_at=row.retired_at, retired_by=row.retired_by,
     )
 
 
-_DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml")]
+_DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml", "files_json")]
 
 
 class Deployments:

@@ -78,6 +78,7 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("language", String(8)),  # the UI language the user chose; NULL: Bahasa Indonesia
     Column("email_notifications", Boolean, nullable=False, default=True, server_default=true()),
+    Column("deactivated_at", UtcDateTime),
 )
 
 user_roles = Table(
@@ -105,7 +106,35 @@ deployments = Table(
     Column("deployed_by", String(64)),
     Column("deployed_at", UtcDateTime, nullable=False),
     Column("note", Text),
+    Column("retired_at", UtcDateTime),  # set: no new cases start on this version; running ones finish on it
+    Column("retired_by", String(64)),
+    Column("files_json", Text),  # the other files deployed with it (call activities): [{"filename", "xml"}]
     UniqueConstraint("key", "version", name="uq_deployments_key_version"),
+)
+
+# Which role does the work of a lane of an SOP, when it is not the role named like the lane.
+lane_roles = Table(
+    "lane_roles", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("lane", String(200), primary_key=True),
+    Column("role", String(200), nullable=False),
+)
+
+# Diagrams an analyst is working on in the modeler: saved freely, linted on demand, deployed by a deployer.
+drafts = Table(
+    "drafts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("key", String(200)),  # the process id of the diagram as last saved
+    Column("based_on_key", String(200)),
+    Column("based_on_version", Integer),
+    Column("xml", LargeBinary, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("row_version", Integer, nullable=False),
+    Column("deployed_version", Integer),  # the version it became, once deployed
 )
 
 instances = Table(

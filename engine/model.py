@@ -107,6 +107,8 @@ class Deployment:
     start_lanes: list[str] = field(default_factory=list)  # whoever holds one of these roles may start a case
     start_form: tuple = ()
     main_path: list[str] = field(default_factory=list)
+    retired_at: datetime | None = None  # set: no new cases start on this version; running cases finish on it
+    retired_by: str | None = None
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
