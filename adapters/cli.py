@@ -13,7 +13,6 @@ from pathlib import Path
 from adapters import bootstrap, mail
 from engine import services
 from engine.errors import AlurError, DiagramInvalid, NotFound
-from engine.passwords import hash_password
 
 log = logging.getLogger("alur")
 
@@ -216,49 +215,6 @@ def cmd_worker(app, args):
         time.sleep(args.interval)
 
 
-def _email_arg(address):
-    address = (address or "").strip()
-    name, at, domain = address.partition("@")
-    if address and (not name or not at or not domain or "@" in domain or any(c.isspace() for c in address)):
-        raise UsageError(f"--email '{address}' is not an e-mail address")
-    return address or None
-
-
-def cmd_users(app, args):
-    with app.uow() as uow:
-        if args.users_cmd == "add":
-            if uow.directory.exists(args.username):
-                raise UsageError(f"user '{args.username}' exists already")
-            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
-            if not password:
-                raise UsageError("give --password or --password-stdin")
-            uow.directory.add_user(args.username, hash_password(password), args.name or args.username,
-                                   _email_arg(args.email), services.utcnow())
-            message = f"added user {args.username}"
-        elif args.users_cmd == "notify":
-            if not uow.directory.exists(args.username):
-                raise NotFound(f"No user '{args.username}'.")
-            uow.directory.set_notifications(args.username, args.state == "on")
-            message = f"e-mail notifications {args.state} for {args.username}"
-        elif args.users_cmd == "grant":
-            if not uow.directory.exists(args.username):
-                raise NotFound(f"No user '{args.username}'.")
-            if args.office and uow.directory.office(args.office) is None:
-                raise NotFound(f"Unknown office '{args.office}'.")
-            new = uow.directory.grant(args.username, args.role, args.office)
-            message = (f"granted '{args.role}' in {args.office or 'every office'} to {args.username}" if new
-                       else f"{args.username} already holds '{args.role}' in {args.office or 'every office'}")
-        else:
-            for user, roles in uow.directory.users():
-                grants = ", ".join(f"{r}@{o or '*'}" for o, r in roles)
-                mailing = f"{user.email} (e-mail {'on' if user.email_notifications else 'off'})" if user.email else "-"
-                print(f"{user.username}  {user.full_name}  {'active' if user.active else 'inactive'}  {mailing}  "
-                      f"{grants}")
-            return
-        uow.commit()
-    print(message)
-
-
 def build_parser():
     p = argparse.ArgumentParser(prog="alur", description="Run SOPs as BPMN processes.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -317,27 +273,12 @@ def build_parser():
     worker.add_argument("--batch", type=int, default=100)
     worker.set_defaults(func=cmd_worker)
 
-    users = sub.add_parser("users", help="manage users and roles")
-    usub = users.add_subparsers(dest="users_cmd", required=True)
-    add = usub.add_parser("add")
-    add.add_argument("username")
-    add.add_argument("--password")
-    add.add_argument("--password-stdin", action="store_true")
-    add.add_argument("--name")
-    add.add_argument("--email", help="where notifications go (none: the user gets no e-mail)")
-    notify = usub.add_parser("notify", help="turn a user's e-mail notifications on or off")
-    notify.add_argument("username")
-    notify.add_argument("state", choices=["on", "off"])
-    grant = usub.add_parser("grant")
-    grant.add_argument("username")
-    grant.add_argument("role")
-    grant.add_argument("--office")
-    usub.add_parser("list")
-    users.set_defaults(func=cmd_users)
+    from adapters import cli_lanes, cli_offices, cli_users, cli_versions
 
-    from adapters import cli_offices
-
+    cli_users.add_parser(sub)
+    cli_lanes.add_parser(sub)
     cli_offices.add_parser(sub)
+    cli_versions.add_parser(sub)
 
     from adapters import demo
     demo.add_parser(sub)

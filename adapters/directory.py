@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from adapters import tables as t
 from engine.calendar import NATIONAL_SCHEDULE, OfficeCalendar, parse_schedule
@@ -17,6 +17,11 @@ class Office:
     name: str
     timezone: str
     time_mode: str
+    schedule: str | None = None  # working hours as parse_schedule reads them; None: the national schedule
+
+
+def _office(row) -> Office:
+    return Office(row.code, row.name, row.timezone, row.time_mode, row.schedule)
 
 
 class Attachments:
@@ -44,11 +49,10 @@ class Directory:
 
     def office(self, code):
         row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
-        return Office(row.code, row.name, row.timezone, row.time_mode) if row else None
+        return _office(row) if row else None
 
     def offices(self):
-        return [Office(r.code, r.name, r.timezone, r.time_mode)
-                for r in self.conn.execute(select(t.offices).order_by(t.offices.c.code))]
+        return [_office(r) for r in self.conn.execute(select(t.offices).order_by(t.offices.c.code))]
 
     def add_office(self, office: Office) -> None:
         existing = self.office(office.code)
@@ -102,6 +106,11 @@ class Directory:
         self.conn.execute(update(t.users).where(t.users.c.username == username)
                           .values(password_hash=password_hash))
 
+    def set_active(self, username, active: bool, now) -> None:
+        """Deactivate (recording when) or reactivate an account; its grants are kept either way."""
+        self.conn.execute(update(t.users).where(t.users.c.username == username)
+                          .values(active=active, deactivated_at=None if active else now))
+
     def holders(self, role, office) -> list[str]:
         """Active users holding `role` in `office` (or in every office)."""
         c = t.user_roles.c
@@ -141,7 +150,14 @@ class Directory:
         self.conn.execute(insert(t.user_roles).values(username=username, role=role, office=office))
         return True
 
+    def revoke(self, username, role, office) -> bool:
+        c = t.user_roles.c
+        result = self.conn.execute(delete(t.user_roles).where(
+            c.username == username, c.role == role, c.office.is_(None) if office is None else c.office == office))
+        return result.rowcount > 0
+
     def roles_of(self, username):
+        """The grants of an active user; an inactive one holds nothing, from the moment it is deactivated."""
         user = self.user(username)
         if user is None or not user.active:
             return set()
@@ -149,11 +165,41 @@ class Directory:
                                  .where(t.user_roles.c.username == username))
         return {(r.office, r.role) for r in rows}
 
-    def users(self):
-        result = []
-        for user in self.conn.execute(select(t.users).order_by(t.users.c.username)):
-            result.append((user, sorted(self.roles_of(user.username), key=lambda x: (x[0] or "", x[1]))))
-        return result
+    def users(self, username=None):
+        """Users (all, or the one named) with their grants, active or not, in two queries."""
+        query = select(t.users).order_by(t.users.c.username)
+        grants_query = select(t.user_roles.c.username, t.user_roles.c.office, t.user_roles.c.role)
+        if username is not None:
+            query = query.where(t.users.c.username == username)
+            grants_query = grants_query.where(t.user_roles.c.username == username)
+        grants: dict[str, list] = {}
+        for r in self.conn.execute(grants_query):
+            grants.setdefault(r.username, []).append((r.office, r.role))
+        return [(user, sorted(grants.get(user.username, []), key=lambda x: (x[0] or "", x[1])))
+                for user in self.conn.execute(query)]
+
+    def role_grants(self, roles) -> list[tuple[str, str | None, str]]:
+        """(role, office or None, username) of every active user's grant of one of `roles`."""
+        names = sorted(set(roles))
+        if not names:
+            return []
+        c = t.user_roles.c
+        rows = self.conn.execute(select(c.role, c.office, c.username)
+                                 .join_from(t.user_roles, t.users, t.users.c.username == c.username)
+                                 .where(c.role.in_(names), t.users.c.active.is_(True)))
+        return [(r.role, r.office, r.username) for r in rows]
+
+    def lane_roles(self, key) -> dict[str, str]:
+        """The lanes of an SOP whose work a role not named like the lane does: lane -> role."""
+        c = t.lane_roles.c
+        return {r.lane: r.role for r in self.conn.execute(select(c.lane, c.role).where(c.key == key))}
+
+    def set_lane_role(self, key, lane, role) -> None:
+        """Map a lane to a role; None maps it back to the role named like the lane."""
+        c = t.lane_roles.c
+        self.conn.execute(delete(t.lane_roles).where(c.key == key, c.lane == lane))
+        if role is not None:
+            self.conn.execute(insert(t.lane_roles).values(key=key, lane=lane, role=role))
 
 
 class LoginAttempts:

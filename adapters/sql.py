@@ -10,10 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from adapters import tables as t
+from adapters.deployments import Deployments
 from adapters.directory import Attachments, Directory, LoginAttempts, Office  # noqa: F401 - Office is re-exported
+from adapters.drafts import Drafts
 from adapters.outbox import Outbox
 from engine.errors import StaleInstance
-from engine.model import AuditEvent, Deployment, InboxEntry, Instance, Step, Timer, WorkItem
+from engine.model import AuditEvent, InboxEntry, Instance, Timer, WorkItem
 
 
 def make_engine(url: str) -> Engine:
@@ -38,71 +40,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _deployment(row) -> Deployment:
-    meta = json.loads(row.meta_json)
-    return Deployment(
-        id=row.id, key=row.key, version=row.version, name=row.name, sha256=row.sha256, filename=row.filename,
-        xml=b"", spec_json="", steps=[Step.from_dict(s) for s in json.loads(row.steps_json)],
-        office=row.office, deployed_by=row.deployed_by, deployed_at=row.deployed_at, note=row.note,
-        properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
-        start_lanes=meta.get("start_lanes", []), start_form=tuple(meta.get("start_form") or ()),
-        main_path=meta.get("main_path") or [s["id"] for s in json.loads(row.steps_json)],
-        retired_at=row.retired_at, retired_by=row.retired_by,
-    )
-
-
-_DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml", "files_json")]
-
-
-class Deployments:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def add(self, d: Deployment) -> int:
-        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes,
-                "start_form": list(d.start_form), "main_path": d.main_path}
-        return self.conn.execute(insert(t.deployments).values(
-            key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
-            spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),
-            office=d.office, deployed_by=d.deployed_by, deployed_at=d.deployed_at, note=d.note,
-        ).returning(t.deployments.c.id)).scalar_one()
-
-    def _one(self, *where):
-        row = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(*where)
-                                .order_by(t.deployments.c.version.desc()).limit(1)).first()
-        return _deployment(row) if row else None
-
-    def get(self, deployment_id):
-        return self._one(t.deployments.c.id == deployment_id)
-
-    def xml(self, deployment_id) -> bytes:
-        return self.conn.execute(select(t.deployments.c.xml).where(t.deployments.c.id == deployment_id)).scalar_one()
-
-    def spec_json(self, deployment_id) -> str:
-        return self.conn.execute(select(t.deployments.c.spec_json)
-                                 .where(t.deployments.c.id == deployment_id)).scalar_one()
-
-    def latest(self, key):
-        return self._one(t.deployments.c.key == key)
-
-    def by_version(self, key, version):
-        return self._one(t.deployments.c.key == key, t.deployments.c.version == version)
-
-    def names(self) -> list[tuple[str, str]]:
-        """(key, name of its newest version) of every deployed process, without parsing any step table."""
-        c = t.deployments.c
-        newest = select(c.key, func.max(c.version).label("version")).group_by(c.key).subquery()
-        rows = self.conn.execute(select(c.key, c.name).join(newest, and_(c.key == newest.c.key,
-                                                                         c.version == newest.c.version))
-                                 .order_by(c.name))
-        return [(r.key, r.name) for r in rows]
-
-    def list(self):
-        rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS)
-                                 .order_by(t.deployments.c.key, t.deployments.c.version))
-        return [_deployment(r) for r in rows]
 
 
 def _instance(row) -> Instance:
@@ -137,7 +74,8 @@ class Instances:
             update(t.instances)
             .where(t.instances.c.id == i.id, t.instances.c.row_version == i.row_version)
             .values(state=i.state, status=i.status, serializer_version=i.serializer_version,
-                    ended_at=i.ended_at, row_version=i.row_version + 1))
+                    ended_at=i.ended_at, row_version=i.row_version + 1,
+                    deployment_id=i.deployment_id, version=i.version))  # both move when a case is migrated
         if result.rowcount != 1:
             raise StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
                                 instance=i.id)
@@ -151,6 +89,20 @@ class Instances:
             query = query.where(t.instances.c.status == status)
         return [Instance(state="", **{f: getattr(r, f) for f in Instance.__dataclass_fields__ if f != "state"})
                 for r in self.conn.execute(query)]
+
+    def search(self, *, key=None, status=None, offices=(), limit=500) -> tuple[list[Instance], int]:
+        """Cases of the given offices, newest first, without their state; and how many matched in all."""
+        c = t.instances.c
+        where = [c.office.in_(list(offices))]
+        if key:
+            where.append(c.key == key)
+        if status:
+            where.append(c.status == status)
+        total = self.conn.execute(select(func.count()).select_from(t.instances).where(*where)).scalar_one()
+        rows = self.conn.execute(select(*[x for x in c if x.name != "state"]).where(*where)
+                                 .order_by(c.id.desc()).limit(limit))
+        return [Instance(state="", **{f: getattr(r, f) for f in Instance.__dataclass_fields__ if f != "state"})
+                for r in rows], total
 
     def id_by_number(self, number: str) -> int | None:
         return self.conn.execute(select(t.instances.c.id).where(t.instances.c.number == number)).scalar()
@@ -194,6 +146,12 @@ class WorkItems:
                                                             t.work_items.c.state == "ready"))
         return [_work_item(r) for r in rows]
 
+    def claimed_by(self, username) -> list[WorkItem]:
+        """Ready work items `username` has claimed, in any case."""
+        c = t.work_items.c
+        return [_work_item(r) for r in self.conn.execute(select(t.work_items).where(c.state == "ready",
+                                                                                     c.claimed_by == username))]
+
     def for_instance(self, instance_id):
         rows = self.conn.execute(select(t.work_items).where(t.work_items.c.instance_id == instance_id)
                                  .order_by(t.work_items.c.ready_at))
@@ -205,7 +163,8 @@ class WorkItems:
 
     def ready(self, roles=None, role=None, limit=500):
         c = t.work_items.c
-        query = select(t.work_items).where(c.state == "ready")
+        running = select(t.instances.c.id).where(t.instances.c.status == "running")
+        query = select(t.work_items).where(c.state == "ready", c.instance_id.in_(running))
         if role:
             query = query.where(c.role == role)
         if roles is not None:
@@ -224,7 +183,8 @@ def _grants(roles):
 
 def _inbox_where(roles, user, query, now):
     c = t.work_items.c
-    where = [c.state == "ready", _grants(roles), or_(c.claimed_by.is_(None), c.claimed_by == user)]
+    where = [c.state == "ready", _grants(roles), or_(c.claimed_by.is_(None), c.claimed_by == user),
+             t.instances.c.status == "running"]  # a suspended case's steps wait out of every inbox
     if query.key:
         where.append(t.instances.c.key == query.key)
     if query.overdue:
@@ -282,7 +242,10 @@ class Timers:
         return sorted(self.conn.execute(query).scalars())
 
     def due(self, now, limit):
-        rows = self.conn.execute(select(t.timers).where(t.timers.c.state == "waiting", t.timers.c.due_at <= now)
+        # Timers of suspended cases wait without taking a place in the batch; they fire after the resume.
+        running = select(t.instances.c.id).where(t.instances.c.status == "running")
+        rows = self.conn.execute(select(t.timers).where(t.timers.c.state == "waiting", t.timers.c.due_at <= now,
+                                                        t.timers.c.instance_id.in_(running))
                                  .order_by(t.timers.c.due_at).limit(limit))
         return [_timer(r) for r in rows]
 
@@ -331,6 +294,7 @@ class SqlUnitOfWork:
         self.attachments = Attachments(conn)
         self.logins = LoginAttempts(conn)
         self.outbox = Outbox(conn)
+        self.drafts = Drafts(conn)
         return self
 
     def __exit__(self, exc_type, exc, tb):

@@ -153,6 +153,7 @@ instances = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
     Index("ix_instances_status_key", "status", "key"),
+    Index("ix_instances_office_id", "office", "id"),  # an admin's case list: newest first per office
 )
 
 work_items = Table(

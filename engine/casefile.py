@@ -9,6 +9,7 @@ import forms
 from engine import calendar as working_calendar
 from engine.clock import utcnow
 from engine.errors import NotFound, NotPermitted
+from engine.lanes import role_of
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
 from engine.worklist import holds, is_admin, may_see_case
 
@@ -35,6 +36,7 @@ class CaseView:
     attachments: list[Attachment]
     progress: Progress
     markers: dict[str, str] = field(default_factory=dict)  # step id -> done | active | overdue
+    may_administer: bool = False  # the viewer is an admin of the case's office: suspend, resume, cancel
 
 
 @dataclass
@@ -49,16 +51,17 @@ class TaskView:
     may_reassign: bool
 
 
-def _case_roles(deployment) -> list[str]:
+def _case_roles(deployment, mapping) -> list[str]:
     """The roles that see a case: its lanes' roles and the supervisor roles its SLA breaches are reported to."""
     supervisors = [value.strip() for name, value in deployment.properties.items()
                    if (name == "supervisor" or name.startswith("supervisor_")) and value and value.strip()]
-    return [*deployment.lanes, *supervisors]
+    return [*(role_of(mapping, lane) for lane in deployment.lanes), *supervisors]
 
 
-def _check_may_see(roles, instance, deployment, viewer) -> None:
+def _check_may_see(uow, roles, instance, deployment, viewer) -> None:
     """Refuse unless the viewer may see the case (or started it); the message names neither case nor office."""
-    if not (may_see_case(roles, instance, _case_roles(deployment)) or instance.started_by == viewer and roles):
+    lanes = _case_roles(deployment, uow.directory.lane_roles(deployment.key))
+    if not (may_see_case(roles, instance, lanes) or instance.started_by == viewer and roles):
         raise NotPermitted("You do not have access to this case.")
 
 
@@ -68,7 +71,7 @@ def _case(uow, instance_id, viewer, clock) -> CaseView:
         raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
     deployment = uow.deployments.get(instance.deployment_id)
     roles = uow.directory.roles_of(viewer)
-    _check_may_see(roles, instance, deployment, viewer)
+    _check_may_see(uow, roles, instance, deployment, viewer)
     office = uow.directory.office(instance.office)
     work_items = uow.work_items.for_instance(instance.id)
     view = CaseView(
@@ -78,6 +81,7 @@ def _case(uow, instance_id, viewer, clock) -> CaseView:
         progress=_progress(instance, deployment, work_items, office, clock()),
     )
     view.markers = _markers(work_items, clock())
+    view.may_administer = is_admin(roles, instance.office)
     return view
 
 
@@ -162,7 +166,7 @@ def attachment_for(uow, attachment_id, *, viewer) -> Attachment:
         instance = uow.instances.get(attachment.instance_id)
         deployment = uow.deployments.get(instance.deployment_id)
         roles = uow.directory.roles_of(viewer)
-        _check_may_see(roles, instance, deployment, viewer)
+        _check_may_see(uow, roles, instance, deployment, viewer)
         return attachment
 
 
@@ -180,17 +184,20 @@ class Startable:
 
 
 def startable(uow, *, viewer) -> list[Startable]:
-    """The newest version of each SOP the user may start, and in which offices."""
+    """The current version (newest not retired) of each SOP the user may start, and in which offices."""
     with uow:
         roles = uow.directory.roles_of(viewer)
         all_offices = [o.code for o in uow.directory.offices()]
         latest: dict[str, Deployment] = {}
         for deployment in uow.deployments.list():
-            latest[deployment.key] = deployment
+            if deployment.retired_at is None:
+                latest[deployment.key] = deployment
         result = []
         for deployment in latest.values():
             candidates = [deployment.office] if deployment.office else all_offices
-            lanes = [*deployment.start_lanes, "admin"] if deployment.start_lanes else None
+            mapping = uow.directory.lane_roles(deployment.key)
+            lanes = ([*(role_of(mapping, lane) for lane in deployment.start_lanes), "admin"]
+                     if deployment.start_lanes else None)
             offices = [o for o in candidates if lanes is None or any(holds(roles, o, lane) for lane in lanes)]
             if offices and roles:
                 result.append(Startable(deployment, offices))

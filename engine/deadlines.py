@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from engine import runtime, services
+from engine import permissions, runtime, services
 from engine.clock import utcnow
 from engine.errors import AlurError, NotFound
 from engine.model import AuditEvent
+from engine.worklist import is_admin
 
 KINDS = ("holiday", "workday")  # an extra day off for the office | a national holiday the office works on
 
@@ -20,6 +21,8 @@ def set_office_day(uow_factory, office, day: date, kind: str | None, *, actor=No
     with uow_factory() as uow:
         if uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
+        if isinstance(actor, str):  # a named user; the command line's operator passes None
+            permissions.require(uow, actor, lambda roles: is_admin(roles, office), f"an administrator of {office}")
         if kind is None:
             uow.directory.clear_office_day(office, day)
         else:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from engine import calendar as working_calendar
 from engine import expressions, xml
 from engine.extract import HUMAN_TAGS, label, lanes_of, process_info
 from engine.model import Problem, ProcessInfo
@@ -51,6 +52,11 @@ class LintReport:
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
+    def infos(self) -> list[Problem]:
+        """Facts worth knowing that are neither errors nor warnings (severity "info")."""
+        return [p for p in self.problems if p.severity == "info"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -66,6 +72,9 @@ class _Findings:
 
     def warning(self, node, message, element=None):
         self._add(node, message, element, "warning")
+
+    def info(self, node, message, element=None):
+        self._add(node, message, element, "info")
 
     def _add(self, node, message, element, severity):
         line = getattr(node, "sourceline", None)
@@ -224,6 +233,49 @@ def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
             report.processes.append(info)
             if not info.steps:
                 f.warning(proc, f"process '{info.key}' has no human steps")
+            else:
+                _check_standard_times(proc, info, f)
+
+
+def _check_standard_times(proc, info, f: _Findings) -> None:
+    """Warn about steps without a standard time; state the main path's length and total standard time."""
+    nodes = {n.get("id"): n for n in proc.iter() if isinstance(n.tag, str) and n.get("id")}
+    for step in info.steps:
+        if not step.sla:
+            f.warning(nodes.get(step.id), f"{label(nodes[step.id])} has no standard time; add a non-interrupting "
+                                          "timer boundary event (for example PT3H) so the case shows its deadline "
+                                          "and the step is reported when it runs late", element=step.id)
+    by_id = {s.id: s for s in info.steps}
+    path = [by_id[i] for i in info.main_path if i in by_id]
+    total, missing = working_calendar.Duration(), 0
+    for step in path:
+        try:
+            part = working_calendar.parse_duration(step.sla) if step.sla else None
+        except ValueError:  # a duration in months: a timer, not a standard time
+            part = None
+        missing += part is None
+        if part:
+            total = working_calendar.Duration(total.days + part.days, total.seconds + part.seconds)
+    note = f" ({missing} of its steps {'has' if missing == 1 else 'have'} none)" if missing and total else ""
+    f.info(proc, f"process '{info.key}': main path {len(path)} step{'s' if len(path) != 1 else ''}, standard time "
+                 f"{readable_duration(total) if total else 'not set'}{note}", element=info.key)
+
+
+def readable_duration(duration) -> str:
+    """A duration as people read it: '2 d 3 h 20 min' (days are working days where the office counts so)."""
+    hours, rest = divmod(int(round(duration.seconds)), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{value} {unit}" for value, unit in ((duration.days, "d"), (hours, "h"), (minutes, "min"),
+                                                   (seconds, "s")) if value]
+    return " ".join(parts) or "0 min"
+
+
+def lines_of(report: LintReport, key: str) -> dict[str, int]:
+    """The source line of each element id in the file a linted process came from."""
+    tree, _ = xml.parse(report.sources[key][1])
+    if tree is None:
+        return {}
+    return {n.get("id"): n.sourceline for n in tree.getroot().iter() if isinstance(n.tag, str) and n.get("id")}
 
 
 def _add_to_parser(parser, filename, tree, ids_to_line, f: _Findings) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import replace
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 
 import forms
 from engine import calendar as working_calendar
-from engine import diagrams, notify, runtime
+from engine import diagrams, lanes, notify, permissions, runtime, timers, versions
 from engine.clock import utcnow  # noqa: F401 - re-exported: callers use services.utcnow
 from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted
-from engine.model import Attachment, AuditEvent, Deployment, Instance, Timer, WorkItem
+from engine.model import Attachment, AuditEvent, Deployment, Instance, Problem, WorkItem
 from engine.worklist import holds, locked_ready_item
 
 # --- deploy -------------------------------------------------------------------------------------------------------
@@ -25,6 +23,27 @@ def lint(files, *, allow_non_executable=False) -> diagrams.LintReport:
     return diagrams.lint(files, allow_non_executable=allow_non_executable)
 
 
+def check(uow, files, *, allow_non_executable=False) -> diagrams.LintReport:
+    """Lint, and warn about each lane whose role nobody active holds where the process would run."""
+    report = diagrams.lint(files, allow_non_executable=allow_non_executable)
+    if report.processes:
+        with uow:
+            report.problems.extend(_unknown_offices(uow, report))
+            report.problems.extend(lanes.unheld_lanes(uow, report, diagrams.lines_of))
+    return report
+
+
+def _unknown_offices(uow, report) -> list[Problem]:
+    problems = []
+    for info in report.processes:
+        code = info.properties.get("kantor")
+        if code and uow.directory.office(code) is None:
+            problems.append(Problem(report.sources[info.key][0], diagrams.lines_of(report, info.key).get(info.key),
+                                    info.key, f"the process belongs to office '{code}' (its 'kantor' property), "
+                                    "which is not set up in Alur; add the office first"))
+    return problems
+
+
 def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executable=False, clock=utcnow):
     """Lint and store each process as a new immutable version; identical bytes to the latest make none."""
     report = diagrams.lint(files, allow_non_executable=allow_non_executable)
@@ -32,17 +51,24 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
         raise DiagramInvalid(f"{len(report.errors)} problem(s) found; nothing was deployed", report.problems)
     results = []
     with uow:
+        if isinstance(actor, str):  # a named user (web, `--as`); the command line's operator passes None
+            permissions.require(uow, actor, permissions.may_deploy, "a deployer or an administrator")
         if office and uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
         for info in report.processes:
             filename, data = report.sources[info.key]
-            sha = hashlib.sha256(data).hexdigest()
+            spec, subprocess_specs = report.specs[info.key]
+            companions = versions.companions(files, filename, subprocess_specs)
+            sha = versions.content_hash(data, companions)
             latest = uow.deployments.latest(info.key)
             target_office = office or info.properties.get("kantor") or None
+            if target_office and target_office != office and uow.directory.office(target_office) is None:
+                raise NotFound(f"'{info.key}' belongs to office '{target_office}' (its 'kantor' property), which is "
+                               "not set up in Alur; add the office first. Nothing was deployed.",
+                               key=info.key, office=target_office)
             if latest and latest.sha256 == sha and latest.office == target_office:
                 results.append((latest, False))
                 continue
-            spec, subprocess_specs = report.specs[info.key]
             deployment = Deployment(
                 id=None, key=info.key, version=(latest.version + 1) if latest else 1, name=info.name,
                 sha256=sha, filename=filename, xml=data, spec_json=runtime.spec_to_json(spec, subprocess_specs),
@@ -50,10 +76,11 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
                 properties=info.properties, lanes=[name for _, name in info.lanes], start_lanes=info.start_lanes,
                 start_form=info.start_form, main_path=info.main_path,
             )
-            deployment.id = uow.deployments.add(deployment)
+            deployment.id = uow.deployments.add(deployment, companions)
             uow.audit.add(AuditEvent(None, deployment.deployed_at, actor, "deployment_created",
                                      data={"key": info.key, "version": deployment.version, "sha256": sha,
-                                           "office": target_office, "note": note}))
+                                           "office": target_office, "note": note,
+                                           "files": [name for name, _ in companions]}))
             results.append((deployment, True))
         uow.commit()
     return results, report
@@ -85,12 +112,9 @@ def due_time_for(uow, office_code, deployment=None):
 
 
 def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow) -> Instance:
-    """Start a case of the newest (or a named) version as `actor`."""
+    """Start a case of the current (or a named, not retired) version as `actor`."""
     with uow:
-        deployment = uow.deployments.by_version(key, version) if version else uow.deployments.latest(key)
-        if deployment is None:
-            what = f"version {version} of '{key}'" if version else f"'{key}'"
-            raise NotFound(f"No deployed process {what}; see `alur processes`.", key=key)
+        deployment = versions.for_new_case(uow, key, version)
         roles = uow.directory.roles_of(actor)
         if office and deployment.office and office != deployment.office:
             raise NotPermitted(f"'{key}' is the SOP of office {deployment.office}; it cannot start in {office}.",
@@ -98,10 +122,10 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         office = office or deployment.office or _sole_office(roles, actor)
         if uow.directory.office(office) is None:
             raise NotFound(f"Unknown office '{office}'.", office=office)
-        lanes = deployment.start_lanes
-        if lanes and not any(holds(roles, office, lane) for lane in [*lanes, "admin"]):
+        starters = start_roles(uow, deployment)
+        if starters and not any(holds(roles, office, role) for role in [*starters, "admin"]):
             raise NotPermitted(f"'{actor}' may not start '{key}' in office {office}: it needs the role "
-                               f"{' or '.join(repr(x) for x in lanes)}.", key=key)
+                               f"{' or '.join(repr(x) for x in starters)}.", key=key)
         start_form = forms.form_for_start(list(deployment.start_form))
         data = _clean(start_form, data, None, None, key=key) if start_form else {}
         now = clock()
@@ -126,6 +150,14 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
             _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
+
+
+def start_roles(uow, deployment) -> list[str]:
+    """The roles that may start a case: those doing the start event's lanes (none: anyone)."""
+    if not deployment.start_lanes:
+        return []
+    mapping = uow.directory.lane_roles(deployment.key)
+    return list(dict.fromkeys(lanes.role_of(mapping, lane) for lane in deployment.start_lanes))
 
 
 def _sole_office(roles, actor) -> str:
@@ -258,6 +290,11 @@ def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
     _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed)
 
 
+def sync_rows(uow, instance, workflow, snapshot, deployment, now, actor=None) -> None:
+    """Rewrite a case's work-item and timer rows from its workflow (after it moved to another version)."""
+    _sync(uow, instance, workflow, snapshot, deployment, now, actor)
+
+
 def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
     """Rewrite the instance's work-item and timer rows from the workflow, so reads never deserialize."""
     ready = {str(t.id): t for t in snapshot.ready}
@@ -271,61 +308,24 @@ def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
             uow.work_items.update(replace(item, state="cancelled", completed_at=now))
     pending = {t.task_id: t for t in snapshot.timers}
     due_by_item = {t.work_item_id: t.due for t in pending.values() if t.work_item_id}
-    new_items = []
+    new_items, mapping = [], None
     for task_id, task in ready.items():
         if task_id in open_items:
             continue
+        mapping = uow.directory.lane_roles(deployment.key) if mapping is None else mapping  # once per change
         step = deployment.step(task.task_spec.bpmn_id)
         lane = getattr(task.task_spec, "lane", None)
         item = WorkItem(
             id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
             step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
-            lane=lane, role=lane, office=instance.office, state="ready", ready_at=now,
+            lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
             due_at=due_by_item.get(task_id),
         )
         uow.work_items.add(item)
         new_items.append(item)
     if new_items:
         notify.steps_ready(uow, instance, new_items, now)
-    _sync_timers(uow, instance, workflow, deployment, pending, now, actor)
-
-
-def _sync_timers(uow, instance, workflow, deployment, pending, now, actor):
-    known = set()
-    for timer in uow.timers.waiting_for_instance(instance.id):
-        if timer.id in pending:
-            known.add(timer.id)
-            if pending[timer.id].due != timer.due_at:
-                uow.timers.update(replace(timer, due_at=pending[timer.id].due))
-            continue
-        task = runtime.get_task(workflow, timer.id)
-        fired = task is not None and task.state == TaskState.COMPLETED
-        uow.timers.update(replace(timer, state="fired" if fired else "cancelled"))
-        if fired:
-            _record_fired(uow, instance, timer, deployment, now)
-    for task_id, timer in pending.items():
-        if task_id not in known:
-            uow.timers.add(Timer(id=task_id, instance_id=instance.id, event_id=timer.event_id,
-                                 work_item_id=timer.work_item_id, kind="sla" if timer.work_item_id else "timer",
-                                 due_at=timer.due))
-
-
-def _record_fired(uow, instance, timer, deployment, now):
-    uow.audit.add(AuditEvent(instance.id, now, None, "timer_fired", step_id=timer.event_id,
-                             data={"timer": timer.id, "due_at": timer.due_at.isoformat(), "kind": timer.kind}))
-    if timer.kind != "sla" or not timer.work_item_id:
-        return
-    item = uow.work_items.get(timer.work_item_id)
-    if item is None:
-        return
-    step = deployment.step(item.step_id)
-    uow.audit.add(AuditEvent(instance.id, now, None, "sla_breached", step_id=item.step_id,
-                             data={"work_item": item.id, "name": item.step_name, "sla": step.sla if step else None,
-                                   "due_at": timer.due_at.isoformat()}))
-    if item.state == "ready":
-        item = replace(item, overdue=True)
-        uow.work_items.update(item)
-        notify.sla_breached(uow, instance, item, step, now)
+    timers.sync(uow, instance, workflow, deployment, pending, now)
 
 
 def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:

@@ -59,8 +59,12 @@ def locked_ready_item(uow, work_item_id):
         raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
     instance = uow.instances.get(item.instance_id, lock=True)
     item = uow.work_items.get(work_item_id)  # re-read under the case's lock
+    if instance.status == "suspended":
+        raise TaskNotReady(f"Case {instance.number} is suspended by an admin: its steps wait until it is resumed.",
+                           instance=instance.id, status=instance.status)
     if instance.status != "running":
-        raise TaskNotReady(f"Case {instance.number} is {instance.status}.", instance=instance.id)
+        raise TaskNotReady(f"Case {instance.number} is {instance.status}: its steps can no longer be done.",
+                           instance=instance.id, status=instance.status)
     if item.state != "ready":
         who = f" by {item.completed_by}" if item.completed_by else ""
         raise TaskNotReady(f"Step '{item.step_name}' was already {item.state}{who}; reload to see the case as it "

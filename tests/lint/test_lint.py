@@ -66,7 +66,7 @@ def assert_plain_sentence(message: str) -> None:
 def assert_well_formed(problems: list[Problem], filename: str) -> None:
     for p in problems:
         assert p.file == filename, p
-        assert p.severity in ("error", "warning"), p
+        assert p.severity in ("error", "warning", "info"), p
         assert p.line is None or (isinstance(p.line, int) and p.line > 0), p
         assert p.element is None or (isinstance(p.element, str) and p.element), p
         assert_plain_sentence(p.message)
@@ -262,7 +262,7 @@ def test_a_non_executable_process_is_refused_by_default_naming_the_flag_to_overr
 def test_a_non_executable_process_is_accepted_with_a_warning_when_explicitly_allowed():
     report = lint_one("non_executable.bpmn", allow_non_executable=True)
     assert report.ok and [p.key for p in report.processes] == ["non_executable"]
-    [warning] = report.warnings
+    [warning] = [w for w in report.warnings if "isExecutable" in w.message]
     assert (warning.line, warning.element) == (4, "non_executable")
     assert "explicitly allowed" in warning.message
 
@@ -282,7 +282,7 @@ def test_an_unquoted_or_quoted_iso_duration_is_accepted_as_the_steps_sla(written
     filename, data = hostile("unquoted_timer.bpmn")
     report = services.lint([(filename, data.replace(b">PT3H<", f">{written}<".encode()))])
     assert report.ok, "\n".join(map(str, report.problems))
-    assert not report.problems
+    assert [w.element for w in report.warnings] == ["B"]  # B alone has no standard time
     [info] = report.processes
     assert [(s.id, s.lane, s.sla) for s in info.steps] == [("A", "Klien", "PT3H"), ("B", "Duta", None)]
 
@@ -379,7 +379,34 @@ def test_problems_in_several_files_linted_together_each_name_their_own_file():
 
 def test_a_clean_diagram_next_to_the_hostile_ones_lints_clean_on_its_own():
     report = lint_one("unquoted_timer.bpmn")
-    assert report.ok and not report.problems
+    assert report.ok and [(p.severity, p.element) for p in report.problems] == [
+        ("warning", "B"), ("info", "unquoted_timer")]
+
+
+# --- standard times --------------------------------------------------------------------------------------------------
+
+def test_a_step_without_a_standard_time_is_warned_about_at_its_line_and_deploys_anyway():
+    report = lint_one("unquoted_timer.bpmn")
+    problem = find(report, 14, "B", "user task '2. B'", "no standard time", "boundary event")
+    assert problem.severity == "warning" and report.ok
+
+
+def test_the_main_path_step_count_and_total_standard_time_are_stated_as_information_not_a_warning():
+    path = ROOT / "bpmn" / "sop_003_pengaduan_masyarakat.bpmn"
+    report = services.lint([(str(path), path.read_bytes())])
+    [info] = report.infos
+    assert (info.severity, info.element, info.line) == ("info", "sop_003_pengaduan_masyarakat", 6)
+    assert info.message == "process 'sop_003_pengaduan_masyarakat': main path 14 steps, standard time 4 h 50 min"
+    assert info not in report.warnings and info not in report.errors and report.ok
+    assert f"{path}:6: [sop_003_pengaduan_masyarakat] info: process" in str(info)
+
+
+def test_the_total_standard_time_adds_days_and_says_how_many_main_path_steps_have_none():
+    path = ROOT / "bpmn" / "sop_004_yankomas.bpmn"
+    report = services.lint([(str(path), path.read_bytes())])
+    assert sorted(w.element for w in report.warnings) == ["Langkah_4a", "Langkah_4b", "Langkah_4c"]
+    [info] = report.infos
+    assert info.message.endswith("main path 10 steps, standard time 29 d 45 min (3 of its steps have none)")
 
 
 # --- real editor exports (MIWG interoperability suite) ---------------------------------------------------------------
@@ -399,7 +426,7 @@ def test_lint_never_raises_on_real_editor_exports_and_every_problem_names_its_fi
             report = services.lint([(str(path), path.read_bytes())], allow_non_executable=allow)
             assert report.ok == (not report.errors)
             for p in report.problems:
-                assert p.file == str(path) and p.severity in ("error", "warning"), p
+                assert p.file == str(path) and p.severity in ("error", "warning", "info"), p
                 assert p.line is None or (isinstance(p.line, int) and p.line > 0), p
                 assert p.element is None or (isinstance(p.element, str) and p.element), p
                 assert len(p.message.split()) >= 4, p

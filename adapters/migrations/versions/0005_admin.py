@@ -20,6 +20,7 @@ def upgrade():
         batch_op.add_column(sa.Column('files_json', sa.Text(), nullable=True))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deactivated_at', sa.DateTime(), nullable=True))
+    op.create_index('ix_instances_office_id', 'instances', ['office', 'id'], unique=False)
     op.create_table(
         'lane_roles',
         sa.Column('key', sa.String(length=200), nullable=False),
@@ -48,6 +49,7 @@ def upgrade():
 def downgrade():
     op.drop_table('drafts')
     op.drop_table('lane_roles')
+    op.drop_index('ix_instances_office_id', table_name='instances')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('deactivated_at')
     with op.batch_alter_table('deployments', schema=None) as batch_op:

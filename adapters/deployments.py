@@ -1,0 +1,123 @@
+"""The deployments repository: every version of every process, its files, and which one new cases start on."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sqlalchemy import and_, case, func, insert, select, update
+
+from adapters import tables as t
+from engine.model import Deployment, Step
+
+
+def _deployment(row) -> Deployment:
+    meta = json.loads(row.meta_json)
+    return Deployment(
+        id=row.id, key=row.key, version=row.version, name=row.name, sha256=row.sha256, filename=row.filename,
+        xml=b"", spec_json="", steps=[Step.from_dict(s) for s in json.loads(row.steps_json)],
+        office=row.office, deployed_by=row.deployed_by, deployed_at=row.deployed_at, note=row.note,
+        properties=meta.get("properties", {}), lanes=meta.get("lanes", []),
+        start_lanes=meta.get("start_lanes", []), start_form=tuple(meta.get("start_form") or ()),
+        main_path=meta.get("main_path") or [s["id"] for s in json.loads(row.steps_json)],
+        retired_at=row.retired_at, retired_by=row.retired_by,
+    )
+
+
+_DEPLOYMENT_COLUMNS = [c for c in t.deployments.c if c.name not in ("spec_json", "xml", "files_json")]
+
+
+def _file_entry(filename: str, data: bytes) -> dict:
+    try:
+        return {"filename": filename, "xml": data.decode("utf-8")}
+    except UnicodeDecodeError:  # a diagram saved in another encoding is kept byte for byte
+        return {"filename": filename, "xml_base64": base64.b64encode(data).decode("ascii")}
+
+
+def _file_bytes(entry: dict) -> tuple[str, bytes]:
+    if "xml_base64" in entry:
+        return entry["filename"], base64.b64decode(entry["xml_base64"])
+    return entry["filename"], entry["xml"].encode("utf-8")
+
+
+class Deployments:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def add(self, d: Deployment, files=()) -> int:
+        """Store a version; `files` are the other (filename, bytes) deployed with it, e.g. called processes."""
+        meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes,
+                "start_form": list(d.start_form), "main_path": d.main_path}
+        return self.conn.execute(insert(t.deployments).values(
+            key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
+            spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),
+            office=d.office, deployed_by=d.deployed_by, deployed_at=d.deployed_at, note=d.note,
+            files_json=json.dumps([_file_entry(name, data) for name, data in files]) if files else None,
+        ).returning(t.deployments.c.id)).scalar_one()
+
+    def _one(self, *where):
+        row = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(*where)
+                                .order_by(t.deployments.c.version.desc()).limit(1)).first()
+        return _deployment(row) if row else None
+
+    def get(self, deployment_id):
+        return self._one(t.deployments.c.id == deployment_id)
+
+    def xml(self, deployment_id) -> bytes:
+        return self.conn.execute(select(t.deployments.c.xml).where(t.deployments.c.id == deployment_id)).scalar_one()
+
+    def spec_json(self, deployment_id) -> str:
+        return self.conn.execute(select(t.deployments.c.spec_json)
+                                 .where(t.deployments.c.id == deployment_id)).scalar_one()
+
+    def latest(self, key):
+        return self._one(t.deployments.c.key == key)
+
+    def current(self, key):
+        """The version new cases start on: the newest one not retired."""
+        return self._one(t.deployments.c.key == key, t.deployments.c.retired_at.is_(None))
+
+    def versions(self, key) -> list[Deployment]:
+        rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(t.deployments.c.key == key)
+                                 .order_by(t.deployments.c.version.desc()))
+        return [_deployment(r) for r in rows]
+
+    def retire(self, deployment_id, by, at) -> None:
+        self.conn.execute(update(t.deployments).where(t.deployments.c.id == deployment_id)
+                          .values(retired_at=at, retired_by=by))
+
+    def restore(self, deployment_id) -> None:
+        self.conn.execute(update(t.deployments).where(t.deployments.c.id == deployment_id)
+                          .values(retired_at=None, retired_by=None))
+
+    def files(self, deployment_id) -> list[tuple[str, bytes]]:
+        """The other files deployed with a version, as (filename, bytes)."""
+        text = self.conn.execute(select(t.deployments.c.files_json)
+                                 .where(t.deployments.c.id == deployment_id)).scalar()
+        return [_file_bytes(entry) for entry in json.loads(text or "[]")]
+
+    def case_counts(self, key=None) -> dict[int, tuple[int, int]]:
+        """Per deployment id: (cases running or suspended, all cases)."""
+        i = t.instances.c
+        open_case = func.sum(case((i.status.in_(("running", "suspended")), 1), else_=0))
+        query = select(i.deployment_id, open_case, func.count()).group_by(i.deployment_id)
+        if key is not None:
+            query = query.where(i.key == key)
+        return {row[0]: (int(row[1] or 0), int(row[2])) for row in self.conn.execute(query)}
+
+    def by_version(self, key, version):
+        return self._one(t.deployments.c.key == key, t.deployments.c.version == version)
+
+    def names(self) -> list[tuple[str, str]]:
+        """(key, name of its newest version) of every deployed process, without parsing any step table."""
+        c = t.deployments.c
+        newest = select(c.key, func.max(c.version).label("version")).group_by(c.key).subquery()
+        rows = self.conn.execute(select(c.key, c.name).join(newest, and_(c.key == newest.c.key,
+                                                                         c.version == newest.c.version))
+                                 .order_by(c.name))
+        return [(r.key, r.name) for r in rows]
+
+    def list(self):
+        rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS)
+                                 .order_by(t.deployments.c.key, t.deployments.c.version))
+        return [_deployment(r) for r in rows]
