@@ -79,13 +79,17 @@ def create_app(config: dict | None = None, alur=None) -> Flask:
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from webui import auth, cases, errors, i18n, inbox, safety, tasks, vendor
+    from webui import admin_home, auth, cases, errors, i18n, inbox, safety, tasks, vendor
 
+    admin_home.init_app(app)  # before CSRF protection, which reads the request body first
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     safety.init_app(app)
-    for module in (auth, inbox, tasks, cases, vendor):
+    for module in (auth, inbox, tasks, cases, vendor, admin_home):
         app.register_blueprint(module.bp)
+    from webui import modeler
+
+    app.register_blueprint(modeler.bp)
     return app
