@@ -22,6 +22,8 @@ TEMPLATE_OFFICE = "DKI"  # where the demo runs SOP templates that belong to no o
 DEMO_PASSWORD = "demo12345"
 WALK_KEY = "sop_003_pengaduan_masyarakat"
 DEMO_MAIL_DOMAIN = "demo.alur.local"
+# Accounts that draw and deploy SOPs for every office: (username, full name, roles).
+MODELERS = [("analis", "Analis SOP", ("analyst",)), ("penerap", "Penerap SOP", ("analyst", "deployer"))]
 
 
 def slug(text: str) -> str:
@@ -49,10 +51,16 @@ def seed(app, files=None) -> list[tuple[str, str, str]]:
             uow.directory.add_user("admin", hash_password(DEMO_PASSWORD), "Administrator", demo_email("admin"),
                                    services.utcnow())
         uow.directory.grant("admin", "admin", None)
+        for username, full_name, roles in MODELERS:
+            if not uow.directory.exists(username):
+                uow.directory.add_user(username, hash_password(DEMO_PASSWORD), full_name, demo_email(username),
+                                       services.utcnow())
+            for role in roles:
+                uow.directory.grant(username, role, None)
         uow.commit()
     results, _ = services.deploy(app.uow(), [(str(f), Path(f).read_bytes()) for f in files], actor="admin",
                                  note="seed SOPs")
-    accounts = [("admin", "admin", "*")]
+    accounts = [("admin", "admin", "*"), *((username, "+".join(roles), "*") for username, _, roles in MODELERS)]
     with app.uow() as uow:
         for deployment, _created in results:
             office = deployment.office or TEMPLATE_OFFICE

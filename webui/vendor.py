@@ -8,9 +8,9 @@ from flask import Blueprint, abort, current_app, send_from_directory
 
 bp = Blueprint("vendor", __name__)
 
-# Only what the diagram view needs leaves node_modules.
+# Only what the diagram view and the modeler need leave node_modules (assets/: their css and the icon font).
 ALLOWED = {
-    "bpmn-js": ("dist/bpmn-navigated-viewer.production.min.js", "dist/assets/"),
+    "bpmn-js": ("dist/bpmn-navigated-viewer.production.min.js", "dist/bpmn-modeler.production.min.js", "dist/assets/"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Error pages never leak internals, and only bpmn-js's viewer files leave node_modules."""
+"""Error pages never leak internals, and only bpmn-js's viewer and modeler files leave node_modules."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_the_viewer_files_of_bpmn_js_are_served_without_login(site, path):
     "/vendor/bpmn-js/dist/assets/../../package.json",
     "/vendor/bpmn-js/dist/assets/..%2F..%2Fpackage.json",
     "/vendor/bpmn-js/package.json",
-    "/vendor/bpmn-js/dist/bpmn-modeler.production.min.js",
+    "/vendor/bpmn-js/dist/bpmn-modeler.development.js",  # the modeler page loads the production build only
     "/vendor/bpmn-js/dist/assets/no-such-file.css",
     "/vendor/other/x",
     "/vendor/diagram-js/package.json",
