@@ -17,7 +17,13 @@ NEW_USER_FIELDS = ("username", "full_name", "email")
 @allowed(is_office_admin)
 def users():
     found = identity.users(alur().uow(write=False), actor=current_user.username)
-    return render_template("admin/users.html", users=found, may_create=is_global_admin(current_user.roles))
+    role, office = request.args.get("role") or None, request.args.get("office") or None
+    if role or office:  # who holds a role, who works in an office, or who holds the role there
+        found = [u for u in found if any((role is None or r == role) and (office is None or o in (office, None))
+                                         for o, r in u.grants)]
+    roles, offices = _known_roles()
+    return render_template("admin/users.html", users=found, may_create=is_global_admin(current_user.roles),
+                           roles=roles, offices=offices, role=role, office=office)
 
 
 @bp.route("/kelola/pengguna/baru", methods=["GET", "POST"])

@@ -141,7 +141,7 @@ def test_an_sla_timer_fires_marks_the_step_overdue_and_the_step_can_still_be_com
                ("users", "add", "budi", "--password", "rahasia123"))
     cli.all_ok(("users", "grant", "ana", "Klien", "--office", "K"),
                ("users", "grant", "budi", "Duta", "--office", "K"))
-    assert "two_steps deployed as version 1" in cli.ok("deploy", str(TWO_STEPS), "--as", "admin")
+    assert "two_steps deployed as version 1" in cli.ok("deploy", str(TWO_STEPS))
     started_at = time.monotonic()
     case = started_id(cli.ok("start", "two_steps", "--as", "ana"))
 

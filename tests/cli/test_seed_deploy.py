@@ -39,7 +39,12 @@ def test_the_seed_sops_deploy_to_their_offices_with_alur_deploy(database_url, tm
     for code, zone in [("MALUT", "Asia/Jayapura"), ("DKI", "Asia/Jakarta"), ("BABEL", "Asia/Jakarta"),
                        ("BENGKULU", "Asia/Jakarta")]:
         assert alur(env, "offices", "add", code, f"Kanwil {code}", "--timezone", zone).returncode == 0
-    deployed = alur(env, "deploy", *SEEDS, "--as", "admin", "--note", "seed")
+    assert alur(env, "users", "add", "penerap", "--password", "rahasia123").returncode == 0
+    assert alur(env, "users", "grant", "penerap", "deployer").returncode == 0
+    refused = alur(env, "deploy", *SEEDS, "--as", "nobody", "--note", "seed")
+    assert refused.returncode == 1 and "Only a deployer or an administrator" in refused.stderr
+    assert json.loads(alur(env, "processes", "--json").stdout) == []
+    deployed = alur(env, "deploy", *SEEDS, "--as", "penerap", "--note", "seed")
     assert deployed.returncode == 0, deployed.stderr
     processes = json.loads(alur(env, "processes", "--json").stdout)
     assert {(p["key"], p["version"], p["office"]) for p in processes} == {

@@ -27,7 +27,7 @@ def only_ready(app, instance_id):
 def loop_app(app):
     add_user(app, "pel", ("Pelaksana", "T"))
     add_user(app, "kas", ("Kasubbag", "T"))
-    services.deploy(app.uow(), [fixture_file("decision_loop.bpmn")], actor="admin", office="T")
+    services.deploy(app.uow(), [fixture_file("decision_loop.bpmn")], office="T")
     return app
 
 

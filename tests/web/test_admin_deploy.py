@@ -214,3 +214,18 @@ def test_a_file_identical_to_the_current_version_is_shown_as_unchanged(site, dep
     page = text(upload(site.browser(deployer), ("sop_004.bpmn", seed_file("sop_004_yankomas"))))
     row = re.search(r'<tr data-key="sop_004_yankomas">(.*?)</tr>', page, re.DOTALL).group(1)
     assert "unchanged" in row
+
+
+def test_a_process_and_the_process_its_call_activity_runs_deploy_together_from_two_files(site, deployer):
+    browser = site.browser(deployer)
+    files = [(name, (ROOT / "tests" / "fixtures" / name).read_bytes()) for name in ("call_main.bpmn", "call_sub.bpmn")]
+    page = text(upload(browser, *files))
+    assert "No errors" in page, problem_rows(page)
+    assert '<tr data-key="call_main">' in page and '<tr data-key="call_sub">' in page
+    response = browser.post("/kelola/unggah/terapkan", {"token": token_of(page), "note": "telaah dipisah"})
+    assert response.status_code == 302
+    page = text(browser.get("/kelola/proses/call_main"))
+    assert "telaah dipisah" in page
+    with site.alur.uow(write=False) as uow:
+        main = uow.deployments.latest("call_main")
+        assert [name for name, _ in uow.deployments.files(main.id)] == ["call_sub.bpmn"]

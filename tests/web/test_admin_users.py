@@ -135,3 +135,13 @@ def test_an_office_admin_grants_lane_roles_of_their_office_only(site):
 
 def test_an_unknown_user_is_404(site):
     assert site.browser("admin").get("/kelola/pengguna/tidak-ada").status_code == 404
+
+
+def test_the_user_list_answers_who_holds_a_role_in_an_office(site):
+    holder = site.user(("Kasubag PPHTI", "BABEL"), prefix="kasubag")
+    elsewhere = site.user(("Kasubag PPHTI", "DKI"), prefix="kasubag")
+    everywhere = site.user(("Kasubag PPHTI", None), prefix="kasubag")
+    page = text(site.browser("admin").get("/kelola/pengguna?role=Kasubag+PPHTI&office=BABEL"))
+    listed = set(re.findall(r'<tr data-user="([^"]+)"', page))
+    assert {holder, everywhere} <= listed and elsewhere not in listed
+    assert all("Kasubag PPHTI @" in row for row in re.findall(r'<tr data-user=.*?</tr>', page, re.DOTALL))
