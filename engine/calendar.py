@@ -160,6 +160,20 @@ class Duration:
         return text if text != "P" else "PT0S"
 
 
+def total_standard_time(slas) -> tuple[Duration, int]:
+    """The standard times of a path added up (working days and time kept apart), and how many steps have none."""
+    total, missing = Duration(), 0
+    for sla in slas:
+        try:
+            part = parse_duration(sla) if sla else None
+        except ValueError:  # a duration in months: a timer, not a standard time
+            part = None
+        missing += part is None
+        if part:
+            total = Duration(total.days + part.days, total.seconds + part.seconds)
+    return total, missing
+
+
 def _num(value: float) -> str:
     """A number without a useless '.0' or trailing zeros."""
     return str(int(value)) if float(value).is_integer() else f"{value:.6f}".rstrip("0").rstrip(".")

@@ -99,15 +99,7 @@ def _markers(work_items, now) -> dict[str, str]:
 def _progress(instance, deployment, work_items, office, now) -> Progress:
     done_steps = {w.step_id for w in work_items if w.state == "completed"}
     path = deployment.main_path or [s.id for s in deployment.steps]
-    total = working_calendar.Duration()
-    for step_id in path:
-        step = deployment.step(step_id)
-        if step and step.sla:
-            try:
-                part = working_calendar.parse_duration(step.sla)
-            except ValueError:
-                continue
-            total = working_calendar.Duration(total.days + part.days, total.seconds + part.seconds)
+    total, _ = working_calendar.total_standard_time(step.sla for step in map(deployment.step, path) if step)
     done = sum(1 for step_id in path if step_id in done_steps)
     if not total:
         return Progress(done, len(path), None, None, None)

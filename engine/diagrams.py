@@ -247,15 +247,7 @@ def _check_standard_times(proc, info, f: _Findings) -> None:
                                           "and the step is reported when it runs late", element=step.id)
     by_id = {s.id: s for s in info.steps}
     path = [by_id[i] for i in info.main_path if i in by_id]
-    total, missing = working_calendar.Duration(), 0
-    for step in path:
-        try:
-            part = working_calendar.parse_duration(step.sla) if step.sla else None
-        except ValueError:  # a duration in months: a timer, not a standard time
-            part = None
-        missing += part is None
-        if part:
-            total = working_calendar.Duration(total.days + part.days, total.seconds + part.seconds)
+    total, missing = working_calendar.total_standard_time(step.sla for step in path)
     note = f" ({missing} of its steps {'has' if missing == 1 else 'have'} none)" if missing and total else ""
     f.info(proc, f"process '{info.key}': main path {len(path)} step{'s' if len(path) != 1 else ''}, standard time "
                  f"{readable_duration(total) if total else 'not set'}{note}", element=info.key)

@@ -252,15 +252,8 @@ def diff(uow, key, v1, v2, *, viewer) -> VersionDiff:
 
 def main_path_total(deployment) -> str | None:
     """The main path's standard times added up (working days and time kept apart), as an ISO duration."""
-    total = working_calendar.Duration()
-    for step_id in deployment.main_path or [s.id for s in deployment.steps]:
-        step = deployment.step(step_id)
-        if step and step.sla:
-            try:
-                part = working_calendar.parse_duration(step.sla)
-            except ValueError:
-                continue
-            total = working_calendar.Duration(total.days + part.days, total.seconds + part.seconds)
+    path = deployment.main_path or [s.id for s in deployment.steps]
+    total, _ = working_calendar.total_standard_time(step.sla for step in map(deployment.step, path) if step)
     return str(total) if total else None
 
 
