@@ -44,16 +44,18 @@ def demo_email(username: str) -> str:
 def seed(app, files=None) -> list[tuple[str, str, str]]:
     """Create offices and the admin, deploy the seed diagrams, and an account per lane role; return the accounts."""
     files = files or sorted(SEED_DIR.glob("*.bpmn"))
+    # Every demo account has the published demo password: one scrypt hash (a sixth of a second) serves them all.
+    demo_hash = hash_password(DEMO_PASSWORD)
     with app.uow() as uow:
         for office in OFFICES:
             uow.directory.add_office(office)
         if not uow.directory.exists("admin"):
-            uow.directory.add_user("admin", hash_password(DEMO_PASSWORD), "Administrator", demo_email("admin"),
+            uow.directory.add_user("admin", demo_hash, "Administrator", demo_email("admin"),
                                    services.utcnow())
         uow.directory.grant("admin", "admin", None)
         for username, full_name, roles in MODELERS:
             if not uow.directory.exists(username):
-                uow.directory.add_user(username, hash_password(DEMO_PASSWORD), full_name, demo_email(username),
+                uow.directory.add_user(username, demo_hash, full_name, demo_email(username),
                                        services.utcnow())
             for role in roles:
                 uow.directory.grant(username, role, None)
@@ -67,7 +69,7 @@ def seed(app, files=None) -> list[tuple[str, str, str]]:
             for lane in deployment.lanes:
                 username = demo_username(lane, office)
                 if not uow.directory.exists(username):
-                    uow.directory.add_user(username, hash_password(DEMO_PASSWORD), f"{lane} ({office})",
+                    uow.directory.add_user(username, demo_hash, f"{lane} ({office})",
                                            demo_email(username), services.utcnow())
                 uow.directory.grant(username, lane, office)
                 accounts.append((username, lane, office))

@@ -103,13 +103,52 @@ class Directory:
                                                  full_name=full_name, email=email, active=True, created_at=now))
 
     def set_password(self, username, password_hash) -> None:
+        """A new password: every open session of the account ends with the old one."""
         self.conn.execute(update(t.users).where(t.users.c.username == username)
                           .values(password_hash=password_hash))
+        self.end_sessions(username)
+
+    def upgrade_password_hash(self, username, old_hash, new_hash) -> bool:
+        """The same password hashed with stronger parameters; sessions go on. False when it changed meanwhile."""
+        c = t.users.c
+        result = self.conn.execute(update(t.users).where(c.username == username, c.password_hash == old_hash)
+                                   .values(password_hash=new_hash))
+        return result.rowcount > 0
 
     def set_active(self, username, active: bool, now) -> None:
-        """Deactivate (recording when) or reactivate an account; its grants are kept either way."""
+        """Deactivate (recording when, and ending its sessions) or reactivate an account; grants are kept."""
         self.conn.execute(update(t.users).where(t.users.c.username == username)
                           .values(active=active, deactivated_at=None if active else now))
+        if not active:
+            self.end_sessions(username)
+
+    # Sessions of logged-in browsers, by the SHA-256 of the random id their cookie carries.
+
+    def add_session(self, id_hash, username, now) -> None:
+        self.conn.execute(insert(t.sessions).values(id_hash=id_hash, username=username, created_at=now,
+                                                    last_seen_at=now))
+
+    def session(self, id_hash):
+        """The session row (username, created_at, last_seen_at), or None when it ended or never existed."""
+        return self.conn.execute(select(t.sessions).where(t.sessions.c.id_hash == id_hash)).first()
+
+    def touch_session(self, id_hash, now) -> None:
+        self.conn.execute(update(t.sessions).where(t.sessions.c.id_hash == id_hash).values(last_seen_at=now))
+
+    def end_session(self, id_hash) -> None:
+        self.conn.execute(delete(t.sessions).where(t.sessions.c.id_hash == id_hash))
+
+    def end_sessions(self, username, keep=None) -> int:
+        """End every session of `username` (but `keep`, an id hash); the number ended."""
+        c = t.sessions.c
+        where = [c.username == username] + ([c.id_hash != keep] if keep else [])
+        return self.conn.execute(delete(t.sessions).where(*where)).rowcount
+
+    def end_expired_sessions(self, idle_since, created_since) -> int:
+        """Drop sessions idle since before `idle_since` or opened before `created_since`."""
+        c = t.sessions.c
+        return self.conn.execute(delete(t.sessions).where(
+            or_(c.last_seen_at < idle_since, c.created_at < created_since))).rowcount
 
     def holders(self, role, office) -> list[str]:
         """Active users holding `role` in `office` (or in every office)."""

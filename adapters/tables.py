@@ -234,6 +234,15 @@ login_attempts = Table(
     Index("ix_login_attempts_address", "address", "at"),
 )
 
+sessions = Table(
+    "sessions", metadata,
+    # A logged-in browser: the SHA-256 of the random id in its (signed) cookie, so a copy of this table opens none.
+    Column("id_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),  # the absolute lifetime counts from here
+    Column("last_seen_at", UtcDateTime, nullable=False),  # the idle timeout counts from here
+)
+
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -70,10 +71,15 @@ def make_app(url, tmp_path):
     return app
 
 
+@functools.cache
+def _hashed(password: str) -> str:
+    return hash_password(password)  # one real scrypt per password for the whole session
+
+
 def add_user(app, username, *grants, password="rahasia123"):
     """Create a user holding (role, office) grants."""
     with app.uow() as uow:
-        uow.directory.add_user(username, hash_password(password), username, None, services.utcnow())
+        uow.directory.add_user(username, _hashed(password), username, None, services.utcnow())
         for role, office in grants:
             uow.directory.grant(username, role, office)
         uow.commit()

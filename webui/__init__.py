@@ -56,7 +56,12 @@ def create_app(config: dict | None = None, alur=None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,
         SESSION_COOKIE_NAME="alur_session",
-        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        # Server-side sessions (webui/auth.py): ended after 2 hours unused, and 12 hours after login at the latest
+        # (a working day with overtime); the signed cookie lives no longer than that.
+        SESSION_IDLE_MINUTES=120,
+        SESSION_MAX_HOURS=12,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        PASSWORD_REHASH=True,  # a login with a hash weaker than today's parameters stores a stronger one
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         MAX_UPLOAD_MB=10,
         LOGIN_MAX_FAILURES=5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,29 +12,32 @@ from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from engine import passwords
+from engine.permissions import audit
 from webui.i18n import LANGUAGES
 from webui.safety import local_path
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 _DUMMY_HASH = passwords.hash_password("not-a-real-password-only-for-timing")
+# A session's last use is written at most this often (one small write a minute per active user, not per request).
+TOUCH_EVERY = timedelta(seconds=60)
 
 
 @dataclass
 class User:
-    """The logged-in official; `id` binds the session to the current password."""
+    """The logged-in official; `session_id` names their row in the sessions table (ended at logout)."""
 
     username: str
     full_name: str
     roles: set
-    fingerprint: str
+    session_id: str
     language: str | None = None
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
 
     def get_id(self) -> str:
-        return f"{self.username}:{self.fingerprint}"
+        return f"{self.username}:{self.session_id}"
 
     @property
     def display_name(self) -> str:
@@ -48,25 +52,56 @@ class User:
         return any(role == "admin" for _, role in self.roles)
 
 
-def _fingerprint(password_hash: str) -> str:
-    # A new password (or a reset) changes this, which ends every session opened with the old one.
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def session_hash(session_id: str) -> str:
+    """What the sessions table stores of a session id: a copy of the table opens no session."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def alur():
     return current_app.extensions["alur"]
 
 
-def _load(username: str, fingerprint: str | None):
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _limits() -> tuple[timedelta, timedelta]:
+    """(idle timeout, absolute lifetime) of a session, from SESSION_IDLE_MINUTES and SESSION_MAX_HOURS."""
+    config = current_app.config
+    return (timedelta(minutes=float(config["SESSION_IDLE_MINUTES"])),
+            timedelta(hours=float(config["SESSION_MAX_HOURS"])))
+
+
+def _load(username: str, session_id: str):
+    """The user of a live session: it exists, belongs to `username`, is neither idle nor too old; else None."""
+    if not username or not session_id:
+        return None
+    now, id_hash = _now(), session_hash(session_id)
+    idle, lifetime = _limits()
     with alur().uow(write=False) as uow:
+        live = uow.directory.session(id_hash)
+        if live is None or live.username != username:
+            return None  # logged out, ended by a new password or deactivation, or never opened
+        if now - live.last_seen_at > idle or now - live.created_at > lifetime:
+            return None
         row = uow.directory.user(username)
         if row is None or not row.active:
             return None  # a deactivated account is locked out on its next request
-        if fingerprint is not None and fingerprint != _fingerprint(row.password_hash):
-            return None
         roles = uow.directory.roles_of(username)
-    return User(row.username, row.full_name or "", roles, _fingerprint(row.password_hash),
-                getattr(row, "language", None))
+    if now - live.last_seen_at > TOUCH_EVERY:
+        with alur().uow() as uow:
+            uow.directory.touch_session(id_hash, now)
+            uow.commit()
+    return User(row.username, row.full_name or "", roles, session_id, getattr(row, "language", None))
+
+
+def _open_session(uow, username: str, now: datetime) -> str:
+    """A new session for `username` (a new random id at every login), sweeping away expired ones."""
+    idle, lifetime = _limits()
+    uow.directory.end_expired_sessions(now - idle, now - lifetime)
+    session_id = secrets.token_urlsafe(32)
+    uow.directory.add_session(session_hash(session_id), username, now)
+    return session_id
 
 
 @dataclass(frozen=True)
@@ -79,10 +114,23 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _upgrade_hash(uow, username: str, password: str, stored: str, now: datetime) -> None:
+    """Store the password hashed with today's parameters when `stored` is weaker; the user's sessions go on."""
+    if not current_app.config["PASSWORD_REHASH"] or not passwords.needs_rehash(stored):
+        return
+    stronger = passwords.hash_password(password)
+    if uow.directory.upgrade_password_hash(username, stored, stronger):
+        audit(uow, username, "password_rehashed", now, username=username, before=passwords.describe(stored),
+              after=passwords.describe(stronger))
+
+
 def check_login(username: str, password: str) -> Verdict:
-    """Verify a password, refusing while too many recent attempts failed for the account or the address."""
+    """Verify a password, refusing while too many recent attempts failed for the account or the address.
+
+    A successful login opens a new server-side session and upgrades a hash made with weaker parameters.
+    """
     config = current_app.config
-    now = datetime.now(UTC)
+    now = _now()
     window = timedelta(minutes=int(config["LOGIN_WINDOW_MINUTES"]))
     with alur().uow() as uow:
         by_user = uow.logins.failures_since(now - window, username=username)
@@ -93,8 +141,12 @@ def check_login(username: str, password: str) -> Verdict:
         ok = passwords.verify_password(password, row.password_hash if row else _DUMMY_HASH) and bool(row)
         ok = ok and bool(row.active)
         uow.logins.add(username, _address(), now, ok)
+        session_id = None
+        if ok:
+            _upgrade_hash(uow, row.username, password, row.password_hash, now)
+            session_id = _open_session(uow, row.username, now)
         uow.commit()
-    return Verdict(_load(username, None) if ok else None)
+    return Verdict(_load(row.username, session_id) if ok else None)
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
@@ -128,6 +180,9 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout():
     language = session.get("lang")
+    with alur().uow() as uow:
+        uow.directory.end_session(session_hash(current_user.session_id))  # a copy of the cookie opens nothing now
+        uow.commit()
     logout_user()
     session.clear()
     if language:
@@ -171,8 +226,8 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        username, _, fingerprint = user_id.partition(":")
-        return _load(username, fingerprint or "-")
+        username, _, session_id = user_id.partition(":")
+        return _load(username, session_id)
 
     @login_manager.unauthorized_handler
     def unauthorized():

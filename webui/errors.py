@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, request
-from flask_babel import gettext
+from flask import jsonify, render_template, request
+from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import AlurError
@@ -54,16 +55,41 @@ def _leads():
     }
 
 
-def _page(status: int, message: str, detail: str | None = None):
+CODES = {400: "bad_request", 403: "not_permitted", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+         413: "too_large", 422: "engine_error", 429: "too_many_requests", 500: "internal_error"}
+
+
+def _wants_json() -> bool:
+    """The modeler's script (JSON in, JSON accepted) gets its errors as JSON it can show, never an HTML page."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _page(status: int, message: str, detail: str | None = None, code: str | None = None):
+    if _wants_json():
+        body = {"error": code or CODES.get(status, "error"), "message": message, "detail": detail or ""}
+        return jsonify(body), status
     title = _titles().get(status, gettext("Error"))
-    return render_template("error.html", status=status, title=title, message=message, detail=detail), status
+    try:
+        return render_template("error.html", status=status, title=title, message=message, detail=detail), status
+    except Exception:  # noqa: BLE001 - e.g. the database is gone and the page's header cannot load the user
+        log.exception("the error page could not be rendered; answering the plain one")
+        return _plain_page(title, message), status
+
+
+def _plain_page(title: str, message: str) -> str:
+    """The error page without the layout: it needs neither the database nor the current user."""
+    lang, root = escape(str(get_locale() or "id")), escape(request.script_root)
+    return (f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)} · Alur</title>'
+            f'<link rel="stylesheet" href="{root}/static/alur.css"></head><body><main><section class="card narrow '
+            f'error-page"><h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href="{root}/tugas">'
+            f'{escape(gettext("Back to my tasks"))}</a></p></section></main></body></html>')
 
 
 def init_app(app) -> None:
     @app.errorhandler(AlurError)
     def alur_error(err: AlurError):
         lead = _leads().get(err.code)
-        return _page(STATUS.get(err.code, 400), lead or str(err), str(err) if lead else None)
+        return _page(STATUS.get(err.code, 400), lead or str(err), str(err) if lead else None, err.code)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError):

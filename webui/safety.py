@@ -13,6 +13,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 
 
 FORM_ENDPOINTS = {"tasks.submit", "cases.start"}
+CACHEABLE_ENDPOINTS = {"static", "vendor.asset"}
 
 
 def local_path(target: str | None, fallback: str) -> str:
@@ -41,10 +42,17 @@ def init_app(app) -> None:
 
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        policy = response.headers.setdefault("Content-Security-Policy", CSP)
+        if "frame-ancestors" not in policy:  # a view's own, stricter policy may still not be framed
+            response.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; frame-ancestors 'none'"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        cache = response.headers.get("Cache-Control", "")
+        if request.endpoint not in CACHEABLE_ENDPOINTS and "private" not in cache and "no-store" not in cache:
+            # Pages and downloads hold citizens' data: never kept in a cache, nor shown by Back after logout on a
+            # shared office computer. The site's own scripts and styles are cached, and what a view marks private.
+            response.headers["Cache-Control"] = "no-store"
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

@@ -21,6 +21,9 @@ TEST_CONFIG = {
     "MAX_UPLOAD_MB": 1,
     # Every test client comes from 127.0.0.1: the per-address limit would mix up the tests; one test sets it.
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 100_000,
+    # The accounts hold cheap hashes on purpose; upgrading them at login would make every later login cost a real
+    # scrypt. tests/security/test_passwords.py turns it on.
+    "PASSWORD_REHASH": False,
 }
 
 
