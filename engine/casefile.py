@@ -58,20 +58,56 @@ def _case_roles(deployment, mapping) -> list[str]:
     return [*(role_of(mapping, lane) for lane in deployment.lanes), *supervisors]
 
 
-def _check_may_see(uow, roles, instance, deployment, viewer) -> None:
-    """Refuse unless the viewer may see the case (or started it); the message names neither case nor office."""
+def outside(roles, office) -> bool:
+    """Whether `office` lies outside every grant of the viewer (none there, none for every office).
+
+    Cases, steps and attachments of such an office are answered exactly like ids that do not exist, so that no id
+    of another office is revealed; a viewer of the same office without the right role is refused (403).
+    """
+    return not any(granted is None or granted == office for granted, _ in roles)
+
+
+def missing_case(instance_id) -> NotFound:
+    return NotFound(f"No case '{instance_id}'.", instance=instance_id)
+
+
+def missing_item(work_item_id) -> NotFound:
+    return NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+
+
+def check_not_hidden(uow, *, viewer, work_item_id=None, instance_id=None) -> None:
+    """Before an action on a step or a case: NotFound, word for word as for an id that does not exist, when it
+    does not exist or belongs to an office outside the viewer's grants. The use case checks the rest as before."""
+    with uow:
+        roles = uow.directory.roles_of(viewer)
+        if work_item_id is not None:
+            item = uow.work_items.get(work_item_id)
+            if item is None or outside(roles, item.office):
+                raise missing_item(work_item_id)
+        if instance_id is not None:
+            instance = uow.instances.get(instance_id)
+            if instance is None or outside(roles, instance.office):
+                raise missing_case(instance_id)
+
+
+def _check_may_see(uow, roles, instance, deployment, viewer, missing: NotFound) -> None:
+    """Refuse unless the viewer may see the case (or started it); the message names neither case nor office.
+
+    A viewer with no grant in the case's office gets `missing`, what an id that does not exist gets."""
     lanes = _case_roles(deployment, uow.directory.lane_roles(deployment.key))
     if not (may_see_case(roles, instance, lanes) or instance.started_by == viewer and roles):
+        if outside(roles, instance.office):
+            raise missing
         raise NotPermitted("You do not have access to this case.")
 
 
 def _case(uow, instance_id, viewer, clock) -> CaseView:
     instance = uow.instances.get(instance_id)
     if instance is None:
-        raise NotFound(f"No case '{instance_id}'.", instance=instance_id)
+        raise missing_case(instance_id)
     deployment = uow.deployments.get(instance.deployment_id)
     roles = uow.directory.roles_of(viewer)
-    _check_may_see(uow, roles, instance, deployment, viewer)
+    _check_may_see(uow, roles, instance, deployment, viewer, missing_case(instance_id))
     office = uow.directory.office(instance.office)
     work_items = uow.work_items.for_instance(instance.id)
     view = CaseView(
@@ -130,10 +166,12 @@ def task_view(uow, work_item_id, *, viewer, clock=utcnow) -> TaskView:
     with uow:
         item = uow.work_items.get(work_item_id)
         if item is None:
-            raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+            raise missing_item(work_item_id)
         roles = uow.directory.roles_of(viewer)
         admin = is_admin(roles, item.office)
         if not (holds(roles, item.office, item.role) or admin):
+            if outside(roles, item.office):
+                raise missing_item(work_item_id)
             raise NotPermitted("You do not hold the role of this step.")
         case = _case(uow, item.instance_id, viewer, clock)
         step = case.deployment.step(item.step_id)
@@ -158,7 +196,8 @@ def attachment_for(uow, attachment_id, *, viewer) -> Attachment:
         instance = uow.instances.get(attachment.instance_id)
         deployment = uow.deployments.get(instance.deployment_id)
         roles = uow.directory.roles_of(viewer)
-        _check_may_see(uow, roles, instance, deployment, viewer)
+        _check_may_see(uow, roles, instance, deployment, viewer,
+                       NotFound(f"No attachment '{attachment_id}'.", attachment=attachment_id))
         return attachment
 
 

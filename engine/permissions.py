@@ -27,8 +27,11 @@ def may_model(roles) -> bool:
 
 
 def may_deploy(roles) -> bool:
-    """Deployers and admins of any office deploy, retire and restore SOP versions."""
-    return any(role in (DEPLOYER, ADMIN) for _, role in roles)
+    """Deployers and admins of every office deploy, retire and restore SOP versions.
+
+    An admin of one office may not: a version applies to every office that runs the SOP.
+    """
+    return any(role == DEPLOYER for _, role in roles) or is_global_admin(roles)
 
 
 def is_global_admin(roles) -> bool:

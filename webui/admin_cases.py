@@ -46,6 +46,8 @@ ACTIONS = {
 
 
 def _act(instance_id, action):
+    # A case of an office outside the user's grants is answered as if its id did not exist.
+    casefile.check_not_hidden(alur().uow(write=False), viewer=current_user.username, instance_id=instance_id)
     change, done = ACTIONS[action]
     reason = request.form.get("reason") or ""
     try:

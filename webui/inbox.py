@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from engine import worklist
+from engine import casefile, worklist
 from webui.safety import local_path
 
 bp = Blueprint("inbox", __name__)
@@ -47,6 +47,11 @@ def index():
                            show=request.args.get("show", ""), processes=processes)
 
 
+def _visible(item_id: str) -> None:
+    """A step of an office outside the user's grants is answered as if its id did not exist."""
+    casefile.check_not_hidden(_uow(write=False), viewer=current_user.username, work_item_id=item_id)
+
+
 def _back(item_id: str):
     return redirect(local_path(request.form.get("next"), url_for("tasks.show", item_id=item_id)))
 
@@ -54,6 +59,7 @@ def _back(item_id: str):
 @bp.route("/tugas/<item_id>/ambil", methods=["POST"])
 @login_required
 def claim(item_id):
+    _visible(item_id)
     worklist.claim(_uow(), item_id, actor=current_user.username)
     flash(gettext("You took this step; the other holders of the role no longer see it."), "success")
     return _back(item_id)
@@ -62,6 +68,7 @@ def claim(item_id):
 @bp.route("/tugas/<item_id>/lepas", methods=["POST"])
 @login_required
 def release(item_id):
+    _visible(item_id)
     worklist.release(_uow(), item_id, actor=current_user.username)
     flash(gettext("The step is back in the inbox of every holder of its role."), "success")
     return _back(item_id)
@@ -70,6 +77,7 @@ def release(item_id):
 @bp.route("/tugas/<item_id>/alihkan", methods=["POST"])
 @login_required
 def reassign(item_id):
+    _visible(item_id)
     to_user = (request.form.get("to_user") or "").strip()
     worklist.reassign(_uow(), item_id, actor=current_user.username, to_user=to_user)
     flash(gettext("The step now belongs to %(user)s.", user=to_user), "success")

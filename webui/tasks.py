@@ -56,6 +56,8 @@ def show(item_id):
 @login_required
 def submit(item_id):
     alur = _alur()
+    # A step of an office outside the user's grants is answered as if its id did not exist.
+    casefile.check_not_hidden(alur.uow(write=False), viewer=current_user.username, work_item_id=item_id)
     try:
         instance = services.complete(alur.uow(), item_id, actor=current_user.username, data=request.form,
                                      files=incoming_files(request.files), store=current_app.extensions["alur_files"])

@@ -44,7 +44,8 @@ def test_analysts_model_deployers_deploy_and_only_an_every_office_admin_is_a_glo
                                                      {(None, "admin")})
     assert [identity.may_model(r) for r in (analyst, deployer, office_admin, {("T", "Klien")})] == [
         True, True, True, False]
-    assert [identity.may_deploy(r) for r in (analyst, deployer, office_admin)] == [False, True, True]
+    assert [identity.may_deploy(r) for r in (analyst, deployer, office_admin, global_admin)] == [
+        False, True, False, True]
     assert [identity.is_global_admin(r) for r in (office_admin, global_admin)] == [False, True]
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine import casefile, services, worklist
-from engine.errors import NotPermitted
+from engine.errors import NotFound, NotPermitted
 from engine.worklist import InboxQuery
 from tests.conftest import add_office, add_user, fixture_file
 
@@ -110,8 +110,11 @@ def test_the_case_view_counts_main_path_steps_and_standard_time(office_app):
     assert view.progress.deadline == start + timedelta(seconds=2)
     assert view.progress.used == pytest.approx(0.5)
     assert view.markers == {"A": "active"}
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotFound, match=f"No case '{case.id}'"):  # another office: as if there were no such case
         casefile.case_view(app.uow(write=False), case.id, viewer="uno")
+    add_user(app, "arsip", ("Arsiparis", "T"))
+    with pytest.raises(NotPermitted):  # the same office, without a role of the case
+        casefile.case_view(app.uow(write=False), case.id, viewer="arsip")
 
 
 def test_an_office_bound_sop_cannot_be_started_in_another_office(office_app):

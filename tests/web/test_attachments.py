@@ -73,11 +73,13 @@ def test_a_file_name_with_path_parts_is_stored_without_them(site, case):
     assert response.data == PDF
 
 
-def test_a_user_who_may_not_see_the_case_gets_403_on_the_download(site, case):
+def test_a_user_who_may_not_see_the_case_is_refused_the_download(site, case):
     attachment = uploaded(site, case)
-    for outsider in ("pemohon.dki", site.user(("Klien", site.office())), site.user()):
+    outsiders = [(site.user(("Pemohon", "MALUT")), 403)]  # another office: as for an attachment that does not exist
+    outsiders += [("pemohon.dki", 404), (site.user(("Klien", site.office())), 404), (site.user(), 404)]
+    for outsider, status in outsiders:
         response = site.browser(outsider).get(f"/lampiran/{attachment.id}")
-        assert response.status_code == 403
+        assert response.status_code == status
         assert PDF not in response.data
 
 

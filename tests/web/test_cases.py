@@ -45,14 +45,14 @@ def test_every_lane_holder_of_the_office_and_the_admin_may_see_the_case(site, ca
 
 def test_an_office_admin_may_see_the_cases_of_that_office(site, case):
     assert site.browser(site.user(("admin", "MALUT"))).get(f"/kasus/{case.id}").status_code == 200
-    assert site.browser(site.user(("admin", "DKI"))).get(f"/kasus/{case.id}").status_code == 403
+    assert site.browser(site.user(("admin", "DKI"))).get(f"/kasus/{case.id}").status_code == 404
 
 
-def test_a_user_of_another_office_gets_403_and_learns_nothing_about_the_case(site, case):
+def test_a_user_of_another_office_gets_404_and_learns_nothing_about_the_case(site, case):
     for outsider in ("pemohon.dki", site.user(("Duta Layanan", site.office())), site.user()):
         response = site.browser(outsider).get(f"/kasus/{case.id}")
         page = text(response)
-        assert response.status_code == 403
+        assert response.status_code == 404  # as for an id that does not exist
         assert case.number not in page and "MALUT" not in page and STEP_1 not in page
 
 
@@ -78,7 +78,7 @@ def test_the_diagram_is_served_as_bpmn_xml_to_whoever_may_see_the_case(site, cas
 
 def test_the_diagram_is_refused_to_a_user_who_may_not_see_the_case(site, case):
     response = site.browser("pemohon.dki").get(f"/kasus/{case.id}/diagram.bpmn")
-    assert response.status_code == 403
+    assert response.status_code == 404  # another office: as for a case that does not exist
     assert "definitions" not in text(response)
 
 

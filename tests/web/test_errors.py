@@ -72,7 +72,7 @@ def test_an_error_page_of_the_engine_explains_itself_and_links_back_to_the_inbox
 
 def test_a_403_page_names_neither_the_case_nor_its_office(site):
     case = site.start(SOP000, "klien.malut")
-    response = site.browser("pemohon.dki").get(f"/kasus/{case.id}")
+    response = site.browser(site.user(("Pemohon", "MALUT"))).get(f"/kasus/{case.id}")
     page = text(response)
     assert response.status_code == 403
     assert is_error_page(page)
