@@ -215,7 +215,9 @@ def process_key(data: bytes) -> str | None:
     if problem or tree.getroot().tag != xml.bpmn("definitions"):
         return None
     proc = tree.getroot().find(xml.bpmn("process"))
-    return proc.get("id") if proc is not None else None
+    key = proc.get("id") if proc is not None else None
+    # An id longer than the column is the draft's problem to report on check, not a reason to refuse the save.
+    return key if key and len(key) <= diagrams.MAX_ID else None
 
 
 def delete(uow, draft_id, *, actor) -> None:

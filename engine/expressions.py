@@ -379,6 +379,14 @@ def timer_literal(text: str) -> str | None:
     return None
 
 
+def timer_kind(literal: str) -> str | None:
+    """Whether a timer literal (as timer_literal returns it) is a "duration", a "date" or a "cycle"."""
+    for kind, pattern in (("duration", ISO_DURATION_RE), ("date", ISO_DATETIME_RE), ("cycle", ISO_CYCLE_RE)):
+        if isinstance(literal, str) and pattern.match(literal):
+            return kind
+    return None
+
+
 def check_timer(text: str) -> str | None:
     """Return None if `text` is a valid timer (ISO literal, or a safe expression), else a plain reason."""
     if timer_literal(text) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -55,7 +56,9 @@ def parse(data: bytes) -> tuple[etree._ElementTree | None, XmlProblem | None]:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as err:
         line = err.lineno if err.lineno else None
-        return None, XmlProblem(f"the file is not well-formed XML: {err.msg}", line)
+        # libxml2's message may span lines and repeat the position ("...range\n, line 15, column 76").
+        reason = re.sub(r",? line \d+, column \d+$", "", " ".join(str(err.msg or "").split())).rstrip(" ,.")
+        return None, XmlProblem(f"the file is not well-formed XML: {reason or 'no reason given'}", line)
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         return None, XmlProblem("DOCTYPE and entity declarations are not allowed in a diagram", 1)
     return tree, None
