@@ -201,15 +201,32 @@ def cmd_show(app, args):
         print(f"  {t.id}  {t.event_id} ({t.kind})  due {_fmt_time(t.due_at)}")
 
 
+def _worker_round(app, postman, args) -> None:
+    fired = services.fire_due_timers(app.uow, limit=args.batch)
+    if fired or args.once:
+        print(f"fired {fired} timer(s)", flush=True)
+    sent = postman.round(limit=args.batch)  # logs its own failures: a mail server's trouble stops no timer
+    if sent:
+        print(f"sent {sent} e-mail(s)", flush=True)
+
+
 def cmd_worker(app, args):
+    """Fire timers and send e-mail until stopped; a failed round (the database away) is retried with backoff."""
     postman = mail.Postman(app.uow, app.mailer)
+    failures = 0
     while True:
-        fired = services.fire_due_timers(app.uow, limit=args.batch)
-        if fired or args.once:
-            print(f"fired {fired} timer(s)", flush=True)
-        sent = postman.round(limit=args.batch)  # logs its own failures: a mail server's trouble stops no timer
-        if sent:
-            print(f"sent {sent} e-mail(s)", flush=True)
+        try:
+            _worker_round(app, postman, args)
+            failures = 0
+        except Exception:
+            if args.once:
+                raise
+            failures += 1
+            wait = min(60.0, args.interval * 2 ** failures)
+            logging.getLogger("alur.worker").exception("worker round failed (%d in a row); next try in %.0f s",
+                                                       failures, wait)
+            time.sleep(wait)
+            continue
         if args.once:
             return
         time.sleep(args.interval)

@@ -55,6 +55,14 @@ class Deployments:
             files_json=json.dumps([_file_entry(name, data) for name, data in files]) if files else None,
         ).returning(t.deployments.c.id)).scalar_one()
 
+    def lock(self, key) -> None:
+        """Serialize deploys of one process until the transaction ends, so two never take the same version number.
+
+        SQLite writers hold the database lock already (BEGIN IMMEDIATE); PostgreSQL takes an advisory lock per key.
+        """
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"alur.deploy:{key}", 0))))
+
     def _one(self, *where):
         row = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(*where)
                                 .order_by(t.deployments.c.version.desc()).limit(1)).first()

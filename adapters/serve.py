@@ -46,6 +46,9 @@ def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None) 
         "errorlog": "-",
         "loglevel": "warning",
         "when_ready": (lambda _server: on_ready()) if on_ready else None,
+        # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one per user: two `alur serve` on one
+        # machine would take it from each other. Alur does not use it.
+        "control_socket_disable": True,
     }
     try:
         _Gunicorn({k: v for k, v in options.items() if v is not None}).run()

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 
 from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -108,12 +109,11 @@ class Instances:
         return self.conn.execute(select(t.instances.c.id).where(t.instances.c.number == number)).scalar()
 
     def next_number(self, prefix: str) -> int:
-        value = self.conn.execute(update(t.counters).where(t.counters.c.name == prefix)
-                                  .values(value=t.counters.c.value + 1).returning(t.counters.c.value)).scalar()
-        if value is None:
-            self.conn.execute(insert(t.counters).values(name=prefix, value=1))
-            value = 1
-        return value
+        # One upsert: two first cases of a prefix (a new SOP, a new year) started at once must not both insert.
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        query = (dialect.insert(t.counters).values(name=prefix, value=1)
+                 .on_conflict_do_update(index_elements=["name"], set_={"value": t.counters.c.value + 1}))
+        return self.conn.execute(query.returning(t.counters.c.value)).scalar_one()
 
 
 def _work_item(row) -> WorkItem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import replace
@@ -15,6 +16,8 @@ from engine.clock import utcnow  # noqa: F401 - re-exported: callers use service
 from engine.errors import AlurError, DiagramInvalid, EngineError, FormInvalid, NotFound, NotPermitted
 from engine.model import Attachment, AuditEvent, Deployment, Instance, Problem, WorkItem
 from engine.worklist import holds, locked_ready_item
+
+log = logging.getLogger("alur.timers")
 
 # --- deploy -------------------------------------------------------------------------------------------------------
 
@@ -60,6 +63,7 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
             spec, subprocess_specs = report.specs[info.key]
             companions = versions.companions(files, filename, subprocess_specs)
             sha = versions.content_hash(data, companions)
+            uow.deployments.lock(info.key)
             latest = uow.deployments.latest(info.key)
             target_office = office or info.properties.get("kantor") or None
             if target_office and target_office != office and uow.directory.office(target_office) is None:
@@ -90,7 +94,7 @@ def deploy(uow, files, *, actor=None, office=None, note=None, allow_non_executab
 
 def _case_prefix(key: str, year: int) -> str:
     match = re.match(r"sop_(\d+)", key)
-    code = f"SOP{match.group(1)}" if match else re.sub(r"[^A-Z0-9]", "", key.upper())[:12] or "KASUS"
+    code = f"SOP{match.group(1)[:12]}" if match else re.sub(r"[^A-Z0-9]", "", key.upper())[:12] or "KASUS"
     return f"{code}-{year}"
 
 
@@ -335,7 +339,11 @@ def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
     with uow_factory(write=False) as uow:
         candidates = uow.timers.due(now, limit)
     for timer in candidates:
-        fired += _fire_one(uow_factory, timer, now)
+        try:
+            fired += _fire_one(uow_factory, timer, now)
+        except AlurError as err:  # rolled back; one case's broken timer must not stop every other case's timers
+            log.warning("A timer of case %s could not fire (event %s); it is tried again next round: %s",
+                        timer.instance_id, timer.event_id, err)
     return fired
 
 

@@ -133,3 +133,22 @@ def test_a_timer_falling_due_while_workers_run_fires_within_two_seconds(pg_app, 
                             .where(tables.audit_events.c.type == "timer_fired")).all()
     lags = [(at - datetime.fromisoformat(json.loads(data)["due_at"])).total_seconds() for at, data in rows]
     assert max(lags) <= 2.0, lags
+
+
+def test_a_worker_outlives_a_database_outage_and_fires_what_fell_due_meanwhile(pg_app, tmp_path):
+    alur, url = pg_app
+    with alur.engine.begin() as conn:  # the worker's tables are away, as when the server is down or restored
+        conn.exec_driver_sql("ALTER TABLE timers RENAME TO timers_away")
+    [proc] = workers(url, tmp_path, 1)
+    try:
+        time.sleep(2.0)  # rounds fail and are retried with backoff
+        assert proc.poll() is None, "the worker exited during the outage"
+        with alur.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE timers_away RENAME TO timers")
+        start_cases(alur, 3, datetime.now(UTC) - timedelta(minutes=1))
+        counts = wait_until_fired(alur, 3, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert len(counts) == 3 and set(counts.values()) == {1}
+    assert "worker round failed (1 in a row)" in err
