@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.directory import Office
 from engine import calendar as working_calendar
-from engine import deadlines
+from engine import deadlines, permissions
+from engine.clock import utcnow
 from engine.errors import AlurError
 
 
@@ -37,9 +38,14 @@ def cmd_add(app, args):
     _check_timezone(args.timezone)
     schedule = _schedule(args.hours) if args.hours else None
     with app.uow() as uow:
+        created = uow.directory.office(args.code) is None
         uow.directory.add_office(Office(args.code, args.name, args.timezone, "elapsed" if args.elapsed else "working"))
         if args.hours is not None:
             uow.directory.set_schedule(args.code, schedule)
+        saved = uow.directory.office(args.code)
+        permissions.audit(uow, permissions.OPERATOR, "office_saved", utcnow(), code=saved.code, name=saved.name,
+                          timezone=saved.timezone, time_mode=saved.time_mode, schedule=saved.schedule,
+                          created=created)
         uow.commit()
     print(f"office {args.code} saved")
     if args.hours is not None:

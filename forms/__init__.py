@@ -3,7 +3,7 @@
 from .build import derive, form_for_start, form_for_step, from_definition, render_fields, split_items
 from .files import DEFAULT_ALLOWED, check_upload, safe_filename, sniff
 from .model import N_, Field, FormErrors, FormSpec, Message, Upload
-from .validate import clean
+from .validate import clean, shown_values
 
 __all__ = [
     "DEFAULT_ALLOWED",
@@ -21,6 +21,7 @@ __all__ = [
     "from_definition",
     "render_fields",
     "safe_filename",
+    "shown_values",
     "sniff",
     "split_items",
 ]

@@ -268,6 +268,12 @@ def _kept(f: Field, entry):
     return shown
 
 
+def shown_values(spec: FormSpec, raw) -> dict:
+    """What to put back into the form's fields when it comes back for another reason: the input as typed."""
+    raw = {} if raw is None else raw
+    return {f.name: _kept(f, _entry(raw, f.name)) for f in spec.fields if f.type != "file"}
+
+
 def clean(spec: FormSpec, raw, files=None, *, max_bytes: int = DEFAULT_MAX_BYTES, allowed=DEFAULT_ALLOWED) -> dict:
     """Typed workflow data from submitted input, or FormErrors naming every problem at once."""
     raw = {} if raw is None else raw

@@ -42,7 +42,7 @@ def start(key):
         office = request.form.get("office") or (found.offices[0] if len(found.offices) == 1 else None)
         if office not in found.offices:
             errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
-            values, status = request.form, 400
+            values, status = forms.shown_values(spec, request.form) if spec else {}, 400
         else:
             try:
                 instance = services.start(_alur().uow(), key, actor=current_user.username, office=office,
@@ -54,7 +54,7 @@ def start(key):
                 return redirect(url_for("cases.show", instance_id=instance.id))
     fields = forms.render_fields(spec, values=values, errors=errors) if spec else []
     return render_template("start.html", found=found, fields=fields, errors=errors or {},
-                           office=(values or {}).get("office")), status
+                           office=request.form.get("office")), status
 
 
 @bp.route("/kasus/<int(max=2147483647):instance_id>")
@@ -68,7 +68,12 @@ def show(instance_id):
 @login_required
 def diagram(instance_id):
     xml = casefile.diagram_xml(_alur().uow(write=False), instance_id, viewer=current_user.username)
-    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+    # Only diagram.js reads this. Opened on its own, a browser would render the XML as a page of this site, and
+    # XHTML or SVG elements in a diagram's extensions would come alive: download it instead, and sandbox it.
+    return Response(xml, mimetype="application/xml", headers={
+        "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+        "Content-Disposition": f'attachment; filename="kasus-{instance_id}.bpmn"'})
 
 
 @bp.route("/lampiran/<attachment_id>")

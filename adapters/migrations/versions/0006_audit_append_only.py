@@ -1,4 +1,4 @@
-"""the audit trail is append-only in the database itself: UPDATE, DELETE (and TRUNCATE) are refused
+"""the audit trail is append-only in the database itself: UPDATE, DELETE (and TRUNCATE, REPLACE) are refused
 
 Revision ID: 0006
 Revises: 0005
@@ -32,6 +32,11 @@ def upgrade():
         for action in ("UPDATE", "DELETE"):
             op.execute(f"CREATE TRIGGER audit_events_no_{action.lower()} BEFORE {action} ON audit_events "
                        f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
+        # INSERT OR REPLACE / REPLACE INTO would delete the row with the same id without firing the DELETE trigger
+        # (SQLite fires it only with recursive_triggers on): an insert may not reuse an existing id.
+        op.execute("CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events "
+                   "WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id) "
+                   f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
 
 
 def downgrade():
@@ -40,5 +45,6 @@ def downgrade():
         op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION alur_audit_append_only()")
     else:
+        op.execute("DROP TRIGGER audit_events_no_replace")
         op.execute("DROP TRIGGER audit_events_no_update")
         op.execute("DROP TRIGGER audit_events_no_delete")
