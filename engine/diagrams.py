@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine import calendar as working_calendar
-from engine import expressions, xml
+from engine import expressions, limits, xml
 from engine.extract import HUMAN_TAGS, label, lanes_of, process_info
 from engine.model import Problem, ProcessInfo
 
@@ -33,20 +31,8 @@ LISTENER_TAGS = {"executionListener", "taskListener"}
 MESSAGE_EXPRESSION_TAGS = {"messagePayload", "messageVariable"}
 EXPRESSION_TAGS = {"conditionExpression", "condition", "loopCardinality", "completionCondition", "loopCondition"}
 TIMER_TAGS = {"timeDuration", "timeDate", "timeCycle"}
-MAX_CYCLE_REPEATS, MIN_CYCLE_SECONDS = 100, 60
-# What each timer element holds; SpiffWorkflow crashes at run time on a duration in a timeDate and the like.
-TIMER_KINDS = {"timeDuration": ("duration", "PT3H or P2D"), "timeDate": ("date", "2026-12-01T08:00:00+07:00"),
-               "timeCycle": ("cycle", "R3/PT1H")}
 RESERVED_IDS = {"Start", "End", "Root", "StartEventSplit"}
 RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
-# The longest ids and names the database keeps (adapters/tables.py); PostgreSQL refuses longer values.
-MAX_ID, MAX_PROCESS_NAME, MAX_STEP_NAME, MAX_LANE_NAME = 200, 300, 500, 200
-# SpiffWorkflow walks a process recursively: from about 490 elements in a row it fails (RecursionError). The
-# largest real diagram seen (MIWG C.5.0) has 133; an SOP has a few dozen.
-MAX_FLOW_NODES = 300
-FLOW_NODE_KINDS = {"task", "subProcess", "callActivity", "transaction", "adHocSubProcess"}
-# A loop must pass one of these, or SpiffWorkflow predicts it forever (RecursionError) and no case could leave it.
-LOOP_EXITS = {"exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway", "boundaryEvent"}
 
 
 @dataclass
@@ -138,9 +124,9 @@ def _check_document(tree, f: _Findings, allow_non_executable: bool) -> bool:
         if node_id and (node_id in RESERVED_IDS or node_id.endswith(RESERVED_SUFFIXES)):
             f.error(node, f"the id '{node_id}' is reserved by the process engine and would silently break the "
                           "process; rename the element (for example to '" + xml.local(node.tag) + "_" + node_id + "')")
-        if node_id and len(node_id) > MAX_ID and node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
+        if node_id and len(node_id) > limits.MAX_ID and node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
             f.error(node, f"the id '{_short(node_id, 40)}' has {len(node_id)} characters; an id may have at most "
-                          f"{MAX_ID}")
+                          f"{limits.MAX_ID}")
         if node_id:
             if node_id in seen_ids and node.tag.startswith(f"{{{xml.BPMN_NS}}}"):
                 f.error(node, f"the id '{node_id}' is used twice (first on line {seen_ids[node_id]})")
@@ -173,42 +159,9 @@ def _check_node(node, f: _Findings) -> None:
             f.error(node, f"the {_expression_kind(node)} '{_short(node.text)}' {reason}")
     elif tag in TIMER_TAGS:
         text = (node.text or "").strip()
-        reason = _timer_problem(tag, text)
+        reason = limits.timer_problem(tag, text)
         if reason:
             f.error(node, f"the timer of {label(_owner(node))} ('{_short(text)}') {reason}")
-
-
-def _timer_problem(tag: str, text: str) -> str | None:
-    reason = expressions.check_timer(text) if text else "is empty"
-    literal = expressions.timer_literal(text) if reason is None else None
-    if reason is None and literal is None:
-        # A computed timer naming data the case lacks would stop every case at the step before it.
-        return ("is not a valid ISO-8601 duration, date or cycle; write it like PT3H, P2D, "
-                "2026-12-01T08:00:00+07:00 or R3/PT1H")
-    if literal is not None and expressions.timer_kind(literal) != TIMER_KINDS[tag][0]:
-        kind, example = TIMER_KINDS[tag]
-        return (f"is a {expressions.timer_kind(literal)}, but a <{tag}> holds a {kind}, like {example}; "
-                "choose the timer type that matches")
-    if literal is not None and tag == "timeCycle":
-        return _cycle_problem(literal)
-    return reason
-
-
-def _cycle_problem(literal: str) -> str | None:
-    """Why a cycle would flood the engine: SpiffWorkflow fires every repeat already due at once, in one step."""
-    parts = literal.split("/")
-    count = parts[0][1:]
-    if not count or not 1 <= int(count) <= MAX_CYCLE_REPEATS:
-        times = "without end" if not count else f"{int(count)} times"
-        return (f"repeats {times}; a cycle must repeat from 1 to {MAX_CYCLE_REPEATS} times "
-                f"(R1/… to R{MAX_CYCLE_REPEATS}/…)")
-    duration = next(p for p in parts[1:] if p.startswith("P"))
-    start = datetime.now(UTC)
-    parsed = TimerEventDefinition.parse_iso_duration(duration)
-    seconds = (TimerEventDefinition.get_timedelta_from_start(parsed, start)).total_seconds()
-    if seconds < MIN_CYCLE_SECONDS:
-        return f"repeats every {seconds:g} seconds; a cycle must wait at least a minute between its repeats"
-    return None
 
 
 def _check_extension(node, tag, f: _Findings) -> None:
@@ -254,12 +207,12 @@ def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
             f.warning(proc, message + "; deploying anyway because it was explicitly allowed")
         else:
             f.error(proc, message + ", or deploy with --allow-non-executable")
-    flow_nodes = [n for n in nodes if n.tag.startswith(f"{{{xml.BPMN_NS}}}") and _is_flow_node(xml.local(n.tag))]
-    if len(flow_nodes) > MAX_FLOW_NODES:
+    flow_nodes = [n for n in nodes if n.tag.startswith(f"{{{xml.BPMN_NS}}}") and limits.is_flow_node(xml.local(n.tag))]
+    if len(flow_nodes) > limits.MAX_FLOW_NODES:
         f.error(proc, f"process '{key}' has {len(flow_nodes)} tasks, events and gateways; Alur runs processes of at "
-                      f"most {MAX_FLOW_NODES}: split it into processes joined by call activities")
+                      f"most {limits.MAX_FLOW_NODES}: split it into processes joined by call activities")
         return
-    for loop in _endless_loops(proc, flow_nodes):
+    for loop in limits.endless_loops(proc, flow_nodes):
         f.error(loop[0], f"{label(loop[0])} is in a loop of sequence flows that no gateway can leave "
                          f"({' → '.join(n.get('id') for n in loop[:6])}{' …' if len(loop) > 6 else ''}): a case "
                          "would go round it forever; lead the loop through an exclusive gateway with a way out")
@@ -270,77 +223,6 @@ def _check_process(proc, f: _Findings, allow_non_executable: bool) -> None:
             if lane is None or not lane[1]:
                 f.error(node, f"{label(node)} is in no named lane, so no role can do it; "
                               "put it in a lane named after the actor")
-
-
-def _is_flow_node(kind: str) -> bool:
-    return kind in FLOW_NODE_KINDS or kind.endswith(("Task", "Event", "Gateway"))
-
-
-def _endless_loops(proc, flow_nodes) -> list[list]:
-    """Each loop of sequence flows without a way out (as its elements in document order, first to last)."""
-    ids = [n.get("id") for n in flow_nodes if n.get("id")]
-    twice = {i for i in ids if ids.count(i) > 1} if len(set(ids)) < len(ids) else set()  # reported on their own
-    order = {n.get("id"): i for i, n in enumerate(flow_nodes) if n.get("id") and n.get("id") not in twice}
-    by_id = {n.get("id"): n for n in flow_nodes if n.get("id") in order}
-    graph: dict[str, list[str]] = {}
-    for flow in proc.iter(xml.bpmn("sequenceFlow")):
-        source, target = flow.get("sourceRef"), flow.get("targetRef")
-        if source in by_id and target in by_id:
-            graph.setdefault(source, []).append(target)
-    for node in flow_nodes:  # a boundary event leaves its activity
-        if xml.local(node.tag) == "boundaryEvent" and node.get("attachedToRef") in by_id and node.get("id"):
-            graph.setdefault(node.get("attachedToRef"), []).append(node.get("id"))
-    loops = []
-    for component in _cycles(graph):
-        if not any(xml.local(by_id[i].tag) in LOOP_EXITS for i in component):
-            loops.append([by_id[i] for i in sorted(component, key=order.get)])
-    return sorted(loops, key=lambda loop: order[loop[0].get("id")])
-
-
-def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """The strongly connected components of `graph` that hold a cycle (Tarjan's algorithm, without recursion)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found = []
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            children = graph.get(node, [])
-            if i < len(children):
-                work.append((node, i + 1))
-                child = children[i]
-                if child not in index:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            if low[node] == index[node]:
-                component = _pop_component(stack, on_stack, node)
-                if len(component) > 1 or node in children:
-                    found.append(component)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return found
-
-
-def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
-    component = []
-    while True:
-        member = stack.pop()
-        on_stack.discard(member)
-        component.append(member)
-        if member == root:
-            return component
 
 
 def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
@@ -373,19 +255,19 @@ def _build_specs(trees, report: LintReport, allow_non_executable: bool) -> None:
 
 def _check_lengths(proc, info, f: _Findings) -> None:
     """Names longer than the database keeps are refused here, at their element, not by the database at deploy."""
-    if len(info.name) > MAX_PROCESS_NAME:
+    if len(info.name) > limits.MAX_PROCESS_NAME:
         f.error(proc, f"the name of process '{info.key}' has {len(info.name)} characters; a process name may have "
-                      f"at most {MAX_PROCESS_NAME}")
+                      f"at most {limits.MAX_PROCESS_NAME}")
     nodes = {n.get("id"): n for n in proc.iter() if isinstance(n.tag, str) and n.get("id")}
     for step in info.steps:
-        if len(step.name) > MAX_STEP_NAME:
+        if len(step.name) > limits.MAX_STEP_NAME:
             f.error(nodes.get(step.id), f"the name of step {step.id} has {len(step.name)} characters; a step name "
-                                        f"may have at most {MAX_STEP_NAME}", element=step.id)
+                                        f"may have at most {limits.MAX_STEP_NAME}", element=step.id)
     for lane in proc.iter(xml.bpmn("lane")):
         name = (lane.get("name") or "").strip()
-        if len(name) > MAX_LANE_NAME:
+        if len(name) > limits.MAX_LANE_NAME:
             f.error(lane, f"the name of lane {lane.get('id') or '(no id)'} has {len(name)} characters; a lane name "
-                          f"may have at most {MAX_LANE_NAME}")
+                          f"may have at most {limits.MAX_LANE_NAME}")
 
 
 def _check_standard_times(proc, info, f: _Findings) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import forms
-from engine import diagrams, services, xml
+from engine import diagrams, limits, services, xml
 from engine.clock import utcnow
 from engine.errors import AlurError, FormInvalid, NotFound, NotPermitted, StaleInstance
 from engine.identity import may_deploy, may_model  # noqa: F401 - the web asks the same questions through here
@@ -217,7 +217,7 @@ def process_key(data: bytes) -> str | None:
     proc = tree.getroot().find(xml.bpmn("process"))
     key = proc.get("id") if proc is not None else None
     # An id longer than the column is the draft's problem to report on check, not a reason to refuse the save.
-    return key if key and len(key) <= diagrams.MAX_ID else None
+    return key if key and len(key) <= limits.MAX_ID else None
 
 
 def delete(uow, draft_id, *, actor) -> None:
