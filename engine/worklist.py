@@ -97,9 +97,14 @@ def release(uow, work_item_id, *, actor, clock=utcnow):
     """Give a claimed work item back to every holder of its role (the claimer, or an admin)."""
     with uow:
         instance, item = locked_ready_item(uow, work_item_id)
+        roles = uow.directory.roles_of(actor)
+        admin = is_admin(roles, instance.office)
+        if not admin and not holds(roles, instance.office, item.role):
+            raise NotPermitted(f"'{actor}' does not hold the role '{item.role}' in office {instance.office}.",
+                               work_item=item.id)
         if not item.claimed_by:
-            return item
-        if item.claimed_by != actor and not is_admin(uow.directory.roles_of(actor), instance.office):
+            return item  # nothing to give back: releasing twice is not an error
+        if item.claimed_by != actor and not admin:
             raise NotPermitted(f"Only {item.claimed_by} or an admin may release this step.", work_item=item.id)
         now = clock()
         previous = item.claimed_by

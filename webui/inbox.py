@@ -69,8 +69,14 @@ def claim(item_id):
 @login_required
 def release(item_id):
     _visible(item_id)
+    with _uow(write=False) as uow:
+        item = uow.work_items.get(item_id)
+    was_claimed = bool(item and item.claimed_by)
     worklist.release(_uow(), item_id, actor=current_user.username)
-    flash(gettext("The step is back in the inbox of every holder of its role."), "success")
+    if was_claimed:
+        flash(gettext("The step is back in the inbox of every holder of its role."), "success")
+    else:
+        flash(gettext("Nobody had claimed this step, so there was nothing to release."), "info")
     return _back(item_id)
 
 

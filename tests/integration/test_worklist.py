@@ -51,6 +51,18 @@ def test_a_claimed_item_is_hidden_from_the_other_holders_of_the_role_until_relea
     assert history[-2:] == ["task_claimed", "task_released"]
 
 
+def test_releasing_an_unclaimed_step_changes_nothing_and_is_refused_to_whoever_does_not_hold_its_role(office_app):
+    app = office_app
+    case = services.start(app.uow(), "two_steps", actor="ana")
+    [item], _ = inbox(app, "ana")
+    with pytest.raises(NotPermitted, match="does not hold the role 'Klien'"):
+        worklist.release(app.uow(), item, actor="duta")  # same office, another role
+    assert worklist.release(app.uow(), item, actor="ana").claimed_by is None
+    assert worklist.release(app.uow(), item, actor="boss").claimed_by is None
+    history = [e.type for e in services.show(app.uow(write=False), case.id)["history"]]
+    assert "task_released" not in history
+
+
 def test_an_admin_of_the_office_reassigns_only_to_a_holder_of_the_role(office_app):
     app = office_app
     services.start(app.uow(), "two_steps", actor="ana")

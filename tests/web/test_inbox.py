@@ -251,6 +251,14 @@ def test_releasing_someone_elses_claim_is_refused_to_a_non_admin(site, team):
     assert site.item(item.id).claimed_by == team.head
 
 
+def test_releasing_an_unclaimed_step_says_there_was_nothing_to_release(site, team):
+    item = first_step(site, team)
+    page = text(site.browser(team.head).post(f"/tugas/{item.id}/lepas", follow_redirects=True))
+    assert flashes(page, "info") == ["Nobody had claimed this step, so there was nothing to release."]
+    assert flashes(page, "success") == []
+    assert "task_released" not in [e.type for e in site.history(item.instance_id)]
+
+
 def test_an_admin_may_release_someone_elses_claim(site, team):
     item = first_step(site, team)
     site.claim(item.id, team.head)
