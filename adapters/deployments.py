@@ -49,7 +49,8 @@ class Deployments:
         meta = {"properties": d.properties, "lanes": d.lanes, "start_lanes": d.start_lanes,
                 "start_form": list(d.start_form), "main_path": d.main_path}
         return self.conn.execute(insert(t.deployments).values(
-            key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename, xml=d.xml,
+            # The file's name as given (a long path from the CLI keeps its end: the column holds 300 characters).
+            key=d.key, version=d.version, name=d.name, sha256=d.sha256, filename=d.filename[-300:], xml=d.xml,
             spec_json=d.spec_json, steps_json=json.dumps([s.to_dict() for s in d.steps]), meta_json=json.dumps(meta),
             office=d.office, deployed_by=d.deployed_by, deployed_at=d.deployed_at, note=d.note,
             files_json=json.dumps([_file_entry(name, data) for name, data in files]) if files else None,

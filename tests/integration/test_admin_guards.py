@@ -22,6 +22,15 @@ def test_only_a_deployer_or_an_admin_deploys_when_a_user_is_named(app):
     assert created and deployment.deployed_by == "dina"
 
 
+def test_a_file_deployed_from_a_very_long_path_keeps_the_end_of_its_name(app):
+    _, data = fixture_file("two_steps_timer.bpmn")
+    path = "/" + "/".join(["folder-with-a-long-name"] * 20) + "/two_steps_timer.bpmn"
+    [(deployment, created)], _ = services.deploy(app.uow(), [(path, data)])
+    with app.uow(write=False) as uow:
+        stored = uow.deployments.get(deployment.id).filename
+    assert created and len(path) > 300 and stored == path[-300:] and stored.endswith("/two_steps_timer.bpmn")
+
+
 def test_the_check_names_an_office_that_alur_does_not_know(app):
     name, data = fixture_file("two_steps_timer.bpmn")
     assert b"kantor" not in data
