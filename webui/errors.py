@@ -21,7 +21,7 @@ STATUS = {
     "stale_instance": 409,
     "form_invalid": 400,
     "diagram_invalid": 400,
-    "expression_invalid": 400,
+    "expression_invalid": 422,  # a condition or timer of the diagram failed while the case ran
     "engine_error": 422,
     "runaway_loop": 422,
 }
@@ -51,12 +51,19 @@ def _leads():
                                   "again; nothing was lost."),
         "form_invalid": gettext("Some of what was entered is not valid."),
         "engine_error": gettext("The process could not continue with these entries; nothing was saved."),
+        "expression_invalid": gettext("The process could not continue with these entries; nothing was saved."),
         "runaway_loop": gettext("This case repeated the same loop too many times; ask an administrator to look at it."),
     }
 
 
 CODES = {400: "bad_request", 403: "not_permitted", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
          413: "too_large", 422: "engine_error", 429: "too_many_requests", 500: "internal_error"}
+
+
+def explain(err: AlurError) -> tuple[int, str, str | None]:
+    """(status, the translated lead sentence, the engine's own words as detail) of one of Alur's errors."""
+    lead = _leads().get(err.code)
+    return STATUS.get(err.code, 400), lead or str(err), str(err) if lead else None
 
 
 def _wants_json() -> bool:
@@ -88,8 +95,8 @@ def _plain_page(title: str, message: str) -> str:
 def init_app(app) -> None:
     @app.errorhandler(AlurError)
     def alur_error(err: AlurError):
-        lead = _leads().get(err.code)
-        return _page(STATUS.get(err.code, 400), lead or str(err), str(err) if lead else None, err.code)
+        status, message, detail = explain(err)
+        return _page(status, message, detail, err.code)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError):

@@ -10,8 +10,9 @@ from flask_login import current_user, login_required
 
 import forms
 from engine import casefile, services
-from engine.errors import FormInvalid
+from engine.errors import EngineError, ExpressionInvalid, FormInvalid, RunawayLoop, StaleInstance
 from engine.model import IncomingFile
+from webui import errors
 
 bp = Blueprint("tasks", __name__)
 HEAD_BYTES = 8192
@@ -52,6 +53,12 @@ def show(item_id):
     return _render(view)
 
 
+def _typed() -> dict:
+    """What the official typed into the form, as the form renders it back (a list where a field repeats)."""
+    return {k: request.form.getlist(k) if len(request.form.getlist(k)) > 1 else v for k, v in request.form.items()
+            if k != "csrf_token"}
+
+
 @bp.route("/tugas/<item_id>", methods=["POST"])
 @login_required
 def submit(item_id):
@@ -64,9 +71,13 @@ def submit(item_id):
     except FormInvalid as err:
         view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username)
         flash(gettext("The step was not completed: please correct the fields marked below."), "error")
-        values = err.values or {k: request.form.getlist(k) if len(request.form.getlist(k)) > 1 else v
-                                for k, v in request.form.items()}
-        return _render(view, values=values, errors=err.fields, status=400)
+        return _render(view, values=err.values or _typed(), errors=err.fields, status=400)
+    except (EngineError, ExpressionInvalid, RunawayLoop, StaleInstance) as err:
+        # Nothing was saved and the step still waits: its form comes back with everything typed, and the reason.
+        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username)
+        status, message, detail = errors.explain(err)
+        flash(f"{message} {detail}" if detail else message, "error")
+        return _render(view, values=_typed(), status=status)
     flash(gettext("Step completed."), "success")
     if instance.status == "completed":
         flash(gettext("The case is complete."), "success")

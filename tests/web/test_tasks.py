@@ -267,3 +267,24 @@ def test_completing_the_last_step_says_the_case_is_complete(site, case):
     assert location(response) == f"/kasus/{instance.id}"
     assert len(flashes(text(browser.get(location(response))), "success")) == 2  # step done, case complete
     assert site.instance(instance.id).status == "completed"
+
+
+def test_a_step_the_process_cannot_continue_from_comes_back_with_everything_typed_and_the_reason(site):
+    """A broken gateway condition after the step (1 / 0): nothing is saved, and nothing the official chose is lost."""
+    from engine import services
+    from tests.conftest import fixture_file
+
+    office = site.office()
+    writer, reviewer = site.user(("Pelaksana", office)), site.user(("Kasubbag", office))
+    services.deploy(site.alur.uow(), [fixture_file("failing_condition.bpmn")], office=office)
+    instance = site.start("broken_gate", writer, office=office)
+    site.complete(site.only_ready(instance.id).id, writer)
+    item = site.only_ready(instance.id)
+    response = site.browser(reviewer).post(f"/tugas/{item.id}", {"keputusan": "Ya"})
+    page = text(response)
+    assert response.status_code == 422, page
+    [message] = flashes(page, "error")
+    assert message.startswith("The process could not continue with these entries; nothing was saved.")
+    assert re.search(r'value="Ya"[^>]*(checked|selected)', field_block(page, "keputusan"))
+    assert site.item(item.id).state == "ready"
+    assert "task_completed" not in [e.type for e in site.history(instance.id)][2:]
