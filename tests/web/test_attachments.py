@@ -10,7 +10,7 @@ import pytest
 
 from engine import runtime
 from engine.errors import EngineError
-from tests.web.helpers import SOP000, field_block, field_error, is_error_page, location, text
+from tests.web.helpers import SOP000, field_block, field_error, flashes, is_error_page, location, text
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -182,8 +182,10 @@ def test_when_the_engine_refuses_the_step_the_uploaded_file_is_not_kept(site, ca
 
     monkeypatch.setattr(runtime, "complete", refuse)
     response = upload(site, item, PDF, "buku-tamu.pdf")
+    page = text(response)
     assert response.status_code == 422
-    assert is_error_page(text(response))
+    assert not is_error_page(page) and 'data-field="keluaran"' in page  # the step's form again, with the reason
+    assert flashes(page, "error")[0].startswith("The process could not continue with these entries")
     assert site.attachments(instance.id) == []
     assert site.stored_files() == before
     assert site.item(item.id).state == "ready"
