@@ -17,6 +17,7 @@ from adapters.drafts import Drafts
 from adapters.outbox import Outbox
 from engine.errors import StaleInstance
 from engine.model import AuditEvent, InboxEntry, Instance, Timer, WorkItem
+from engine.state import WorkflowCache
 
 
 def make_engine(url: str) -> Engine:
@@ -272,11 +273,17 @@ class Audit:
 
 
 class SqlUnitOfWork:
-    """One database transaction; `write=True` takes the write lock at BEGIN on SQLite."""
+    """One database transaction; `write=True` takes the write lock at BEGIN on SQLite.
 
-    def __init__(self, engine: Engine, write: bool = True):
+    `workflows` is the process's cache of deserialized workflows for this database (engine/state.py); what
+    `after_commit` is given runs only once the transaction has committed.
+    """
+
+    def __init__(self, engine: Engine, write: bool = True, workflows: WorkflowCache | None = None):
         self.engine, self.write = engine, write
+        self.workflows = workflows if workflows is not None else WorkflowCache(0)
         self.conn = None
+        self._after_commit = []
 
     def __enter__(self):
         conn = self.engine.connect()
@@ -298,6 +305,7 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self._after_commit.clear()
         if self.conn is None:
             return
         try:
@@ -311,14 +319,23 @@ class SqlUnitOfWork:
         try:
             self._tx.commit()
         except OperationalError as err:
+            self._after_commit.clear()
             raise StaleInstance("The database was busy and the change was not saved; try again.") from err
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback) -> None:
+        """Run `callback` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
 
 
 class UowFactory:
     """Makes units of work on one engine: `factory()` to write, `factory(write=False)` to read."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, workflow_cache_size: int = 256):
         self.engine = engine
+        self.workflows = WorkflowCache(workflow_cache_size)  # per database: case ids are only unique within one
 
     def __call__(self, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write)
+        return SqlUnitOfWork(self.engine, write, self.workflows)

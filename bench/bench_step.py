@@ -19,32 +19,21 @@ Goal: engine / raw <= 3 (median per step).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
-import os
-import platform
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine, postgres_schema, print_table, summary, write_result  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from adapters import bootstrap  # noqa: E402
 from adapters.sql import Office  # noqa: E402
 from engine import diagrams, runtime, services  # noqa: E402
 from engine.passwords import hash_password  # noqa: E402
 
-POSTGRES_URL = os.environ.get("ALUR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-RESULTS = ROOT / "bench" / "results" / "B1.json"
 KEY = "bench_chain"
 LANES = ("Klien", "Duta")
 
@@ -89,37 +78,36 @@ def chain_diagram(steps: int) -> bytes:
 
 # --- measurements -----------------------------------------------------------------------------------------------------
 
-def summary(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"n": len(samples), "median_ms": statistics.median(samples) * 1000, "p95_ms": p95 * 1000,
-            "mean_ms": statistics.fmean(samples) * 1000, "max_ms": ordered[-1] * 1000}
+class RawRun:
+    """Plain SpiffWorkflow in memory: the same round-robin over `cases` workflows, one step per call."""
 
+    def __init__(self, spec, subprocess_specs, cases: int):
+        self.spec, self.subprocess_specs = spec, subprocess_specs
+        self.workflows = [self.fresh() for _ in range(cases)]
+        self.samples, self.depths = [], []
 
-def run_raw(spec, subprocess_specs, cases: int, warmup: int, steps: int) -> dict:
-    """Plain SpiffWorkflow in memory, the same round-robin over `cases` workflows."""
-    def fresh():
-        workflow = runtime.new_workflow(spec, subprocess_specs)
+    def fresh(self):
+        workflow = runtime.new_workflow(self.spec, self.subprocess_specs)
         workflow.do_engine_steps()
         return workflow
 
-    workflows = [fresh() for _ in range(cases)]
-    samples, depths = [], []
-    for i in range(warmup + steps):
-        slot = i % cases
-        workflow = workflows[slot]
+    def step(self, i: int, timed: bool) -> None:
+        slot = i % len(self.workflows)
+        workflow = self.workflows[slot]
         started = time.perf_counter()
         [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
         task.data.update({"catatan": f"langkah {i}"})
         task.run()
         workflow.do_engine_steps()
         elapsed = time.perf_counter() - started
-        if i >= warmup:
-            samples.append(elapsed)
-            depths.append(max((t.depth for t in workflow.get_tasks(state=TaskState.READY)), default=0))
+        if timed:
+            self.samples.append(elapsed)
+            self.depths.append(max((t.depth for t in workflow.get_tasks(state=TaskState.READY)), default=0))
         if workflow.is_completed():
-            workflows[slot] = fresh()
-    return {**summary(samples), "max_tree_depth": max(depths)}
+            self.workflows[slot] = self.fresh()
+
+    def result(self) -> dict:
+        return {**summary(self.samples), "max_tree_depth": max(self.depths)}
 
 
 def build_app(url: str, data_dir: Path, roles):
@@ -134,8 +122,13 @@ def build_app(url: str, data_dir: Path, roles):
     return app
 
 
-def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: int, profiler=None) -> dict:
-    """services.complete(...) per step: the whole transaction, as the web UI and the CLI call it."""
+def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: int, raw: RawRun, profiler=None,
+               cold: bool = False) -> dict:
+    """services.complete(...) per step: the whole transaction, as the web UI and the CLI call it.
+
+    Each engine step follows one raw step (`raw`), so both see the same machine load. `cold` empties the
+    process's workflow cache before every step: each step then deserializes its case, as when the previous
+    step of the case ran in another process."""
     services.deploy(app.uow(), [("bench_chain.bpmn", diagram)], office="B")
 
     def fresh():
@@ -151,6 +144,9 @@ def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: in
     for i in range(warmup + steps):
         slot = i % cases
         item_id = open_item(instances[slot])
+        raw.step(i, i >= warmup)
+        if cold:
+            app.uow.workflows.clear()
         if profiler and i >= warmup:
             profiler.start()
         started = time.perf_counter()
@@ -163,7 +159,8 @@ def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: in
             state_sizes.append(len(instance.state))
         if instance.status == "completed":
             instances[slot] = fresh()
-    return {**summary(samples), "state_bytes_median": int(statistics.median(state_sizes))}
+    return {**summary(samples), "state_bytes_median": int(statistics.median(state_sizes)),
+            "workflow_cache": {"hits": app.uow.workflows.hits, "misses": app.uow.workflows.misses}}
 
 
 def serialization_share(spec, subprocess_specs, depth_steps: int, repeats: int = 50) -> dict:
@@ -187,47 +184,11 @@ def serialization_share(spec, subprocess_specs, depth_steps: int, repeats: int =
             "dump_median_ms": statistics.median(dump) * 1000}
 
 
-# --- backends ---------------------------------------------------------------------------------------------------------
-
-def postgres_schema():
-    """A throwaway schema, as tests/conftest.py makes them; returns (url, drop) or (None, reason)."""
-    try:
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        name = f"alur_bench_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{name}"'))
-            version = conn.execute(text("SHOW server_version")).scalar()
-    except Exception as err:  # noqa: BLE001 - any failure means "no server"
-        return None, f"{type(err).__name__}: {err}".splitlines()[0], None
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
-
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{name}", drop, version
-
-
-def machine(postgres_version: str | None) -> dict:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu_count": os.cpu_count(), "cpu_model": model or platform.processor() or platform.machine(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "spiffworkflow": importlib.metadata.version("SpiffWorkflow"),
-            "sqlalchemy": importlib.metadata.version("SQLAlchemy"), "sqlite": sqlite3.sqlite_version,
-            "postgresql": postgres_version}
-
-
 # --- main -------------------------------------------------------------------------------------------------------------
 
-def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int, steps: int):
-    """One engine run on a fresh database; returns (results, PostgreSQL version) or (None, reason)."""
+def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int, steps: int, spec,
+               subprocess_specs, cold: bool):
+    """One engine run on a fresh database, with its own interleaved raw run; (results, version) or (None, why)."""
     with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
         version = None
         if backend == "sqlite":
@@ -244,30 +205,23 @@ def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int,
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.0002)
+        raw = RawRun(spec, subprocess_specs, args.cases)
         try:
-            result = run_engine(app, diagram, key, args.cases, warmup, steps, profiler)
+            result = run_engine(app, diagram, key, args.cases, warmup, steps, raw, profiler, cold)
         finally:
             app.engine.dispose()
             if drop:
                 drop()
+        result["raw"] = raw.result()
+        result["ratio_median"] = result["median_ms"] / result["raw"]["median_ms"]
+        result["ratio_p95"] = result["p95_ms"] / result["raw"]["p95_ms"]
         if profiler:
-            profile = Path(args.output).with_name(f"B1-profile-{backend}.txt")
+            name = f"{backend}-cold" if cold else backend
+            profile = Path(args.output).with_name(f"B1-profile-{name}.txt")
             profile.parent.mkdir(parents=True, exist_ok=True)
             profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-            print(f"  profile of the engine steps on {backend}: {profile}")
+            print(f"  profile of the engine steps on {name}: {profile}")
         return result, version
-
-
-def print_table(results: dict, share: dict) -> None:
-    print(f"\n{'run':<22}{'median ms':>11}{'p95 ms':>10}{'mean ms':>10}{'ratio med':>11}{'ratio p95':>11}")
-    for name, r in results.items():
-        label = "raw SpiffWorkflow" if name == "raw" else f"engine on {name}"
-        ratios = ("", "") if name == "raw" else (f"{r['ratio_median']:.2f}", f"{r['ratio_p95']:.2f}")
-        print(f"{label:<22}{r['median_ms']:>11.2f}{r['p95_ms']:>10.2f}{r['mean_ms']:>10.2f}"
-              f"{ratios[0]:>11}{ratios[1]:>11}")
-    print(f"\nraw max task-tree depth {results['raw']['max_tree_depth']}; case state ~{share['state_bytes']} bytes "
-          f"after {share['after_steps']} steps: load {share['load_median_ms']:.2f} ms, "
-          f"dump {share['dump_median_ms']:.2f} ms")
 
 
 def parse_args(argv):
@@ -279,10 +233,11 @@ def parse_args(argv):
     parser.add_argument("--diagram", help="use this diagram instead of the generated chain (one process, "
                                           "a sequence of human steps without decisions)")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--no-cold", action="store_true", help="skip the runs with the workflow cache emptied")
+    parser.add_argument("--output", default=str(RESULTS / "B1.json"))
     parser.add_argument("--profile", action="store_true",
                         help="profile the engine steps with pyinstrument (pip install pyinstrument); "
-                             "writes B1-profile-<backend>.txt next to --output (timings are then inflated)")
+                             "writes B1-profile-<run>.txt next to --output (timings are then inflated)")
     return parser.parse_args(argv)
 
 
@@ -300,37 +255,35 @@ def main(argv=None) -> int:
     roles = sorted({name for _, name in info.lanes if name})
 
     print(f"B1: one step, {len(info.steps)}-step chain with SLA timers, {args.cases} cases round-robin, "
-          f"{warmup} warm-up + {steps} timed steps per run")
-    results = {"raw": run_raw(spec, subprocess_specs, args.cases, warmup, steps)}
-    pg_version, notes = None, []
+          f"{warmup} warm-up + {steps} timed steps per run, each engine step right after a raw step")
+    results, pg_version, notes = {}, None, []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        result, detail = engine_run(backend, args, diagram, info.key, roles, warmup, steps)
-        if result is None:
-            notes.append(detail)
-            print(f"  {detail}")
-            continue
-        results[backend], pg_version = result, detail or pg_version
-    raw = results["raw"]
-    for name, r in results.items():
-        if name != "raw":
-            r["ratio_median"] = r["median_ms"] / raw["median_ms"]
-            r["ratio_p95"] = r["p95_ms"] / raw["p95_ms"]
+        for cold in (False,) if args.no_cold else (False, True):
+            name = f"{backend} (cold)" if cold else backend
+            result, detail = engine_run(backend, args, diagram, info.key, roles, warmup, steps, spec,
+                                        subprocess_specs, cold)
+            if result is None:
+                notes.append(detail)
+                print(f"  {detail}")
+                break
+            results[name], pg_version = result, detail or pg_version
     share = serialization_share(spec, subprocess_specs, min(len(info.steps) - 1, 15))
-    print_table(results, share)
-    verdicts = {n: r["ratio_median"] <= 3 for n, r in results.items() if n != "raw"}
+    print_table(["engine run", "raw median ms", "engine median ms", "engine p95 ms", "ratio median", "ratio p95",
+                 "goal <= 3"],
+                [[name, r["raw"]["median_ms"], r["median_ms"], r["p95_ms"], r["ratio_median"], r["ratio_p95"],
+                  "met" if r["ratio_median"] <= 3 else "NOT met"] for name, r in results.items()])
+    print(f"\nraw max task-tree depth {max(r['raw']['max_tree_depth'] for r in results.values())}; "
+          f"case state ~{share['state_bytes']} bytes after {share['after_steps']} steps: "
+          f"load {share['load_median_ms']:.2f} ms, dump {share['dump_median_ms']:.2f} ms")
+    verdicts = {name: r["ratio_median"] <= 3 for name, r in results.items() if "cold" not in name}
     for name, ok in verdicts.items():
         print(f"goal engine/raw <= 3 on {name}: {'met' if ok else 'NOT met'} ({results[name]['ratio_median']:.2f})")
-
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "B1", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    write_result("B1", {
         "parameters": {"chain_steps": len(info.steps), "cases": args.cases, "warmup": warmup, "timed_steps": steps,
                        "diagram": args.diagram or "generated chain, PT3H non-interrupting boundary timer per step"},
         "results": results, "serialization": share, "goal_ratio": 3, "goal_met": verdicts, "notes": notes,
         "machine": machine(pg_version),
-    }, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    }, args.output)
     return 0
 
 

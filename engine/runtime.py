@@ -11,8 +11,6 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -21,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.task import TaskState
 
 from engine import expressions
+from engine import state as _state
 from engine.errors import RunawayLoop, TaskNotReady
 
 # SpiffWorkflow stalls silently once a task tree is ~1000 deep; each step with a boundary timer adds ~4 levels.
@@ -28,29 +27,6 @@ MAX_TREE_DEPTH = 800
 SCRIPT_ENGINE = expressions.SafeScriptEngine()
 
 
-class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
-    """Serializes a workflow without its spec and restores it onto a spec object the caller supplies."""
-
-    def to_dict(self, workflow):
-        dct = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def from_dict(self, dct):
-        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
-
-
-_STATE_CONFIG = dict(DEFAULT_CONFIG)
-_STATE_CONFIG[BpmnWorkflow] = _SharedSpecWorkflowConverter
-_STATE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_STATE_CONFIG))
 _SPECS = BpmnWorkflowSerializer()
 
 
@@ -104,17 +80,12 @@ def new_workflow(spec, subprocess_specs, data: dict | None = None) -> BpmnWorkfl
 
 def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
     """Restore a workflow saved by dump() onto its deployment's spec, with the safe script engine set again."""
-    dct = json.loads(state)
-    dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
-    dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
-    workflow = _STATE.from_dict(dct)
+    workflow = _state.load(state, spec, subprocess_specs)
     workflow.script_engine = SCRIPT_ENGINE  # the serializer does not keep it
     return workflow
 
 
-def dump(workflow: BpmnWorkflow) -> str:
-    """Serialize a workflow's state without its spec."""
-    return _STATE.serialize_json(workflow)
+dump = _state.dump  # a workflow's state without its spec, in SpiffWorkflow's format
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         if workflow.is_completed():  # a process with no human step ends at once
             _save(uow, instance, workflow, snapshot, deployment, now, actor)
         else:
+            _keep_after_commit(uow, instance, workflow)
             _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
@@ -195,8 +196,20 @@ def load_case(uow, instance):
 
 
 def _load_state(uow, instance, deployment):
+    """The case's workflow: the one its last committed step in this process left behind, else deserialized."""
+    workflow = uow.workflows.take(instance.id, instance.row_version, instance.deployment_id)
+    if workflow is not None:
+        return workflow
     spec, subprocess_specs = _specs(uow, deployment)
     return runtime.load(instance.state, spec, subprocess_specs)
+
+
+def _keep_after_commit(uow, instance, workflow) -> None:
+    """Once the change commits, keep the workflow for the case's next step in this process."""
+    if instance.status != "running":
+        return
+    row_version, deployment_id = instance.row_version, instance.deployment_id
+    uow.after_commit(lambda: uow.workflows.put(instance.id, row_version, deployment_id, workflow))
 
 
 def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clock=utcnow) -> Instance:
@@ -291,6 +304,7 @@ def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
     instance.state = runtime.dump(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     uow.instances.save(instance)
+    _keep_after_commit(uow, instance, workflow)
     _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed)
 
 

@@ -1,0 +1,176 @@
+"""A case's workflow state: saved without its spec, restored onto the cached spec, kept in process between steps.
+
+`dump` writes exactly what SpiffWorkflow's own serializer writes (tests/unit/test_state.py compares the two on
+every step of the seed SOPs and the test diagrams), only faster: the task converter is inlined, task ids are
+turned into text once per workflow, and orjson encodes. `WorkflowCache` keeps the workflow a committed step left
+behind, so the next step of that case in the same process pays no deserialization.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from threading import Lock
+from uuid import UUID
+
+import orjson
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.task import Task
+
+
+class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec and restores it onto a spec object the caller supplies."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_CONFIG = dict(DEFAULT_CONFIG)
+_CONFIG[BpmnWorkflow] = _SharedSpecWorkflowConverter
+STATE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
+_REGISTRY = STATE.registry
+_TASK_TYPENAME = _REGISTRY.typenames[Task]
+_WORKFLOW_TYPENAME = _REGISTRY.typenames[BpmnWorkflow]
+_ENCODER = STATE._encoder_cls()  # noqa: SLF001 - SpiffWorkflow's JSON encoder: its `default` converts what JSON lacks
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    """Serialize a workflow's state without its spec: SpiffWorkflow's format, in one pass over the tasks."""
+    _REGISTRY._encoder_mode = True  # noqa: SLF001 - what serialize_json sets: dicts are cleaned, not walked
+    try:
+        # Call activities (subprocesses) take SpiffWorkflow's own converter: rare, and not hot.
+        dct = STATE.to_dict(workflow) if workflow.subprocesses else _workflow_dict(workflow)
+        dct[STATE.VERSION_KEY] = STATE.VERSION
+    finally:
+        _REGISTRY._encoder_mode = False  # noqa: SLF001
+    try:
+        return orjson.dumps(dct, default=_ENCODER.default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # e.g. an integer too large for orjson: the standard library encodes everything JSON can
+        return json.dumps(dct, cls=STATE._encoder_cls)  # noqa: SLF001
+
+
+def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
+    """Restore a workflow saved by dump() onto its deployment's spec (the caller sets the script engine)."""
+    dct = orjson.loads(state)
+    dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+    dct["spec"], dct["subprocess_specs"] = spec, subprocess_specs
+    return STATE.from_dict(dct)
+
+
+def _workflow_dict(workflow: BpmnWorkflow) -> dict:
+    """What STATE.to_dict(workflow) returns for a workflow without subprocesses."""
+    text = _id_texts(workflow)
+    tasks = {}
+    for uid, task in workflow.tasks.items():
+        tasks[text(uid)] = _task_dict(task, text)
+    last = workflow.last_task
+    return {
+        "data": _REGISTRY.convert(_REGISTRY.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": text(last.id) if last is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": tasks,
+        "root": text(workflow.task_tree.id),
+        "subprocesses": {},
+        "bpmn_events": _REGISTRY.convert(workflow.bpmn_events),
+        "typename": _WORKFLOW_TYPENAME,
+    }
+
+
+def _task_dict(task: Task, text) -> dict:
+    """SpiffWorkflow's TaskConverter.to_dict, inlined: task data is stored as its change from the parent's."""
+    parent = task.parent
+    if parent is None:
+        data, delta = task.data, {}
+    else:
+        before, after = parent.data, task.data
+        data = {}
+        delta = {"updates": {k: v for k, v in after.items() if k not in before or v != before[k]},
+                 "deletions": [k for k in before if k not in after]}
+    internal = task.internal_data
+    return {
+        "id": text(task.id),
+        "parent": text(task._parent) if parent is not None else None,  # noqa: SLF001
+        "children": [text(child) for child in task._children],  # noqa: SLF001
+        "last_state_change": task.last_state_change,
+        "state": task.state,
+        "task_spec": task.task_spec.name,
+        "triggered": task.triggered,
+        "internal_data": _REGISTRY.convert(internal) if internal else {},
+        "data": data,
+        "delta": delta,
+        "typename": _TASK_TYPENAME,
+    }
+
+
+def _id_texts(workflow):
+    """str(uuid) for the workflow's task ids, remembered on the workflow: ids never change, str() is not free."""
+    cache = workflow.__dict__.setdefault("_alur_id_texts", {})
+
+    def text(uid):
+        value = cache.get(uid)
+        if value is None:
+            value = cache[uid] = str(uid)
+        return value
+
+    return text
+
+
+class WorkflowCache:
+    """The workflows committed steps left behind, per case, so the case's next step in this process loads nothing.
+
+    An entry holds the case's `row_version` and deployment as of its commit: any later save anywhere (another
+    process, an admin action) bumps `row_version`, so a stale entry is never used. `take` removes the entry: the
+    caller owns the workflow, and only `put` after a successful commit brings it back, so a step that fails
+    half-way (SpiffWorkflow leaves the tree half-advanced) never leaves its workflow behind. Bounded (LRU).
+    """
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict = OrderedDict()
+        self._size, self._lock = size, Lock()
+        self.hits = self.misses = 0
+
+    def take(self, instance_id, row_version, deployment_id):
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+            if entry is not None and entry[0] == row_version and entry[1] == deployment_id:
+                self.hits += 1
+                return entry[2]
+            self.misses += 1
+            return None
+
+    def put(self, instance_id, row_version, deployment_id, workflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (row_version, deployment_id, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def discard(self, instance_id) -> None:
+        with self._lock:
+            self._items.pop(instance_id, None)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,114 @@
+"""engine/state.py: the fast dump writes exactly SpiffWorkflow's own serialization, and the workflow cache."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from SpiffWorkflow.util.task import TaskState
+
+from engine import diagrams, runtime, state
+from tests.conftest import FIXTURES, ROOT
+
+DIAGRAMS = [
+    *sorted(p.name for p in (ROOT / "bpmn").glob("sop_*.bpmn")),
+    "decision_loop.bpmn", "parallel_review.bpmn", "two_steps_timer.bpmn", "call_main.bpmn",
+]
+
+
+def _files(name):
+    if name.startswith("sop_"):
+        return [(name, (ROOT / "bpmn" / name).read_bytes())]
+    files = [(name, (FIXTURES / name).read_bytes())]
+    if name == "call_main.bpmn":
+        files.append(("call_sub.bpmn", (FIXTURES / "call_sub.bpmn").read_bytes()))
+    return files
+
+
+def _spiff_dump(workflow) -> dict:
+    return json.loads(state.STATE.serialize_json(workflow))
+
+
+def _walk(name, steps=40):
+    """Yield a workflow of the diagram after each of up to `steps` changes: steps done, choices made, timers fired."""
+    report = diagrams.lint(_files(name))
+    assert report.ok, report.problems
+    info = report.processes[0]
+    spec, subprocess_specs = report.specs[info.key]
+    decisions = {s.id: s.decision for s in info.steps if s.decision}
+    now = datetime(2030, 1, 7, 8, tzinfo=UTC)
+    workflow = runtime.new_workflow(spec, subprocess_specs, {"pemohon": "Ani"})
+    runtime.advance(workflow, now, runtime.elapsed_due_time)
+    yield workflow, spec, subprocess_specs
+    taken = {}
+    for turn in range(steps):
+        now += timedelta(minutes=7)
+        waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING) if "event_value" in t.internal_data]
+        ready = runtime.ready_human_tasks(workflow)
+        if waiting and turn % 3 == 2:
+            runtime.fire_timer(workflow, str(waiting[0].id), now, runtime.elapsed_due_time)
+        elif ready:
+            task = ready[turn % len(ready)]
+            decision = decisions.get(task.task_spec.bpmn_id)
+            data = {"catatan": f"langkah {turn}", "jumlah": turn, "setuju": turn % 2 == 0, "daftar": [turn, "x"]}
+            if decision:  # each choice in turn, the second first (often the rework), so loops are taken and left
+                taken[task.task_spec.bpmn_id] = taken.get(task.task_spec.bpmn_id, 0) + 1
+                data[decision.variable] = decision.choices[taken[task.task_spec.bpmn_id] % len(decision.choices)]
+            runtime.complete(workflow, str(task.id), data, now, runtime.elapsed_due_time)
+        else:
+            return
+        yield workflow, spec, subprocess_specs
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_fast_dump_writes_what_spiffworkflow_writes_at_every_step(name):
+    changes = 0
+    for workflow, spec, subprocess_specs in _walk(name):
+        ours = state.dump(workflow)
+        assert json.loads(ours) == _spiff_dump(workflow)
+        restored = runtime.load(ours, spec, subprocess_specs)
+        assert json.loads(state.dump(restored)) == json.loads(ours)  # and it loads back to the same state
+        changes += 1
+    assert changes >= 3
+
+
+def test_a_workflow_saved_by_spiffworkflow_loads_and_goes_on():
+    walk = _walk("decision_loop.bpmn", steps=3)
+    for workflow, spec, subprocess_specs in walk:
+        pass
+    restored = runtime.load(state.STATE.serialize_json(workflow), spec, subprocess_specs)
+    assert [t.task_spec.bpmn_id for t in runtime.ready_human_tasks(restored)] == \
+        [t.task_spec.bpmn_id for t in runtime.ready_human_tasks(workflow)]
+
+
+def test_values_json_has_no_native_type_for_are_written_as_spiffworkflow_writes_them():
+    workflow, *_ = next(_walk("two_steps_timer.bpmn"))
+    moment = datetime(2030, 1, 1, 9, tzinfo=UTC)
+    workflow.task_tree.data.update({"kapan": moment, "lama": timedelta(days=2, seconds=5), "besar": 2 ** 70,
+                                    "tags": {"a"}})
+    assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
+    restored = runtime.load(state.dump(workflow), workflow.spec, workflow.subprocess_specs)
+    assert restored.task_tree.data["kapan"] == moment
+    assert restored.task_tree.data["lama"] == timedelta(days=2, seconds=5)
+    assert restored.task_tree.data["besar"] == 2 ** 70
+
+
+def test_the_cache_gives_a_workflow_back_once_and_only_for_the_version_it_was_saved_at():
+    cache = state.WorkflowCache(size=2)
+    first, second, third = object(), object(), object()
+    cache.put(1, 5, 10, first)
+    assert cache.take(1, 4, 10) is None  # someone saved the case since (another process, an admin)
+    assert cache.take(1, 5, 10) is None  # a miss removes the entry: it can only be stale
+    cache.put(1, 5, 10, first)
+    assert cache.take(1, 5, 11) is None  # the case moved to another version
+    cache.put(1, 5, 10, first)
+    assert cache.take(1, 5, 10) is first
+    assert cache.take(1, 5, 10) is None  # taken: the caller owns it until it puts it back after its commit
+    cache.put(1, 6, 10, first)
+    cache.put(2, 1, 10, second)
+    cache.put(3, 1, 10, third)  # bounded: the least recently used goes
+    assert len(cache) == 2 and cache.take(1, 6, 10) is None and cache.take(3, 1, 10) is third
+
+
