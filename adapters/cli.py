@@ -201,22 +201,28 @@ def cmd_show(app, args):
         print(f"  {t.id}  {t.event_id} ({t.kind})  due {_fmt_time(t.due_at)}")
 
 
-def _worker_round(app, postman, args) -> None:
+def _worker_round(app, postman, args) -> bool:
+    """Fire due timers, then send due e-mail, up to --batch of each; True when either batch was full (more wait)."""
     fired = services.fire_due_timers(app.uow, limit=args.batch)
     if fired or args.once:
         print(f"fired {fired} timer(s)", flush=True)
     sent = postman.round(limit=args.batch)  # logs its own failures: a mail server's trouble stops no timer
     if sent:
         print(f"sent {sent} e-mail(s)", flush=True)
+    return fired >= args.batch or sent >= args.batch
 
 
 def cmd_worker(app, args):
-    """Fire timers and send e-mail until stopped; a failed round (the database away) is retried with backoff."""
+    """Fire timers and send e-mail until stopped; a failed round (the database away) is retried with backoff.
+
+    A round that filled its batch is followed at once by the next, so a backlog is drained without pauses; the
+    worker sleeps --interval only when it found less than a batch to do.
+    """
     postman = mail.Postman(app.uow, app.mailer)
     failures = 0
     while True:
         try:
-            _worker_round(app, postman, args)
+            busy = _worker_round(app, postman, args)
             failures = 0
         except Exception:
             if args.once:
@@ -229,7 +235,8 @@ def cmd_worker(app, args):
             continue
         if args.once:
             return
-        time.sleep(args.interval)
+        if not busy:
+            time.sleep(args.interval)
 
 
 def build_parser():
@@ -303,6 +310,8 @@ def build_parser():
     serve.add_argument("--host", default=os.environ.get("ALUR_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("ALUR_PORT", "8000")))
     serve.add_argument("--workers", type=int, default=2, help="web processes (default 2)")
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("ALUR_WEB_THREADS", "4")),
+                       help="request threads per web process (default 4)")
     serve.add_argument("--with-worker", action="store_true", help="also run the timer worker as a child process")
     serve.set_defaults(func=cmd_serve)
     return p
@@ -315,7 +324,7 @@ def cmd_serve(app, args):
     bootstrap.upgrade_schema(app)
     app.engine.dispose()  # no connection may cross the fork into gunicorn's workers
     url = f"http://{args.host}:{args.port}/"
-    serve(args.host, args.port, args.workers, args.with_worker,
+    serve(args.host, args.port, args.workers, args.with_worker, threads=args.threads,
           on_ready=lambda: print(f"Alur is running at {url}  (Ctrl-C stops it)", flush=True))
 
 

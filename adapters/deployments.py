@@ -41,8 +41,9 @@ def _file_bytes(entry: dict) -> tuple[str, bytes]:
 
 
 class Deployments:
-    def __init__(self, conn):
+    def __init__(self, conn, cache: dict | None = None):
         self.conn = conn
+        self._cache = cache if cache is not None else {}
 
     def add(self, d: Deployment, files=()) -> int:
         """Store a version; `files` are the other (filename, bytes) deployed with it, e.g. called processes."""
@@ -71,6 +72,18 @@ class Deployments:
 
     def get(self, deployment_id):
         return self._one(t.deployments.c.id == deployment_id)
+
+    def of_case(self, deployment_id):
+        """A version as its cases run on it: what it deployed never changes, so it is read once per process.
+        (Only whether it is retired can change, which running cases do not look at; get() reads it fresh.)"""
+        deployment = self._cache.get(deployment_id)
+        if deployment is None:
+            deployment = self.get(deployment_id)
+            if deployment is not None:
+                if len(self._cache) >= 1024:
+                    self._cache.clear()
+                self._cache[deployment_id] = deployment
+        return deployment
 
     def xml(self, deployment_id) -> bytes:
         return self.conn.execute(select(t.deployments.c.xml).where(t.deployments.c.id == deployment_id)).scalar_one()

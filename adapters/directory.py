@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from adapters import tables as t
 from engine.calendar import NATIONAL_SCHEDULE, OfficeCalendar, parse_schedule
@@ -41,6 +41,22 @@ class Attachments:
         return [Attachment(**{f: getattr(r, f) for f in Attachment.__dataclass_fields__}) for r in rows]
 
 
+# Read on every step, so built once (building a SQLAlchemy expression costs more than running it on SQLite).
+_OFFICE = select(t.offices).where(t.offices.c.code == bindparam("code"))
+_USER_GRANTS = (select(t.users.c.active, t.user_roles.c.office, t.user_roles.c.role)
+                .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.username == t.users.c.username))
+                .where(t.users.c.username == bindparam("username")))
+_LANE_ROLES = select(t.lane_roles.c.lane, t.lane_roles.c.role).where(t.lane_roles.c.key == bindparam("key"))
+_HOLDERS_AND_CONTACTS = (
+    select(t.user_roles.c.role, t.users.c.username, t.users.c.full_name, t.users.c.email,
+           t.users.c.email_notifications)
+    .join_from(t.user_roles, t.users, t.users.c.username == t.user_roles.c.username)
+    .where(t.user_roles.c.role.in_(bindparam("roles", expanding=True)),
+           or_(t.user_roles.c.office == bindparam("office"), t.user_roles.c.office.is_(None)),
+           t.users.c.active.is_(True))
+    .order_by(t.users.c.username))
+
+
 class Directory:
     """Offices, users and role grants."""
 
@@ -48,7 +64,7 @@ class Directory:
         self.conn = conn
 
     def office(self, code):
-        row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
+        row = self.conn.execute(_OFFICE, {"code": code}).first() if code else None
         return _office(row) if row else None
 
     def offices(self):
@@ -159,6 +175,22 @@ class Directory:
             .order_by(c.username))
         return list(rows.scalars())
 
+    def holders_and_contacts(self, roles, office) -> tuple[dict[str, list[str]], dict[str, Contact]]:
+        """In one query: the active holders of each of `roles` in `office` (or every office), as holders() gives
+        them, and the contact of each holder that contacts() would give."""
+        names = sorted(set(roles))
+        if not names:
+            return {}, {}
+        rows = self.conn.execute(_HOLDERS_AND_CONTACTS, {"roles": names, "office": office})
+        holders: dict[str, list[str]] = {}
+        contacts: dict[str, Contact] = {}
+        for r in rows:
+            if r.username not in holders.setdefault(r.role, []):
+                holders[r.role].append(r.username)
+            if r.email_notifications and r.email:
+                contacts[r.username] = Contact(r.username, r.full_name or r.username, r.email)
+        return holders, contacts
+
     def contacts(self, usernames) -> list[Contact]:
         """The active users among `usernames` who have an e-mail address and want notifications."""
         names = sorted(set(usernames))
@@ -197,12 +229,10 @@ class Directory:
 
     def roles_of(self, username):
         """The grants of an active user; an inactive one holds nothing, from the moment it is deactivated."""
-        user = self.user(username)
-        if user is None or not user.active:
+        rows = self.conn.execute(_USER_GRANTS, {"username": username}).all()  # one query: the user and the grants
+        if not rows or not rows[0].active:
             return set()
-        rows = self.conn.execute(select(t.user_roles.c.office, t.user_roles.c.role)
-                                 .where(t.user_roles.c.username == username))
-        return {(r.office, r.role) for r in rows}
+        return {(r.office, r.role) for r in rows if r.role is not None}
 
     def users(self, username=None):
         """Users (all, or the one named) with their grants, active or not, in two queries."""
@@ -230,8 +260,7 @@ class Directory:
 
     def lane_roles(self, key) -> dict[str, str]:
         """The lanes of an SOP whose work a role not named like the lane does: lane -> role."""
-        c = t.lane_roles.c
-        return {r.lane: r.role for r in self.conn.execute(select(c.lane, c.role).where(c.key == key))}
+        return {r.lane: r.role for r in self.conn.execute(_LANE_ROLES, {"key": key})}
 
     def set_lane_role(self, key, lane, role) -> None:
         """Map a lane to a role; None maps it back to the role named like the lane."""

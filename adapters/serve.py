@@ -32,13 +32,13 @@ def start_worker() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=os.environ.copy())
 
 
-def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None) -> None:
+def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, threads: int = 4) -> None:
     """Serve until interrupted; stops the worker child on the way out."""
     worker = start_worker() if with_worker else None
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "threads": 4,
+        "threads": threads,
         "worker_class": "gthread",
         "timeout": 60,
         "graceful_timeout": 10,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from sqlalchemy import and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -44,6 +44,27 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# Statements of a step, built once: building SQLAlchemy expressions costs more than running them on SQLite.
+_ITEM_CASE = select(t.work_items.c.instance_id).where(t.work_items.c.id == bindparam("item")).scalar_subquery()
+_INSTANCE_OF_ITEM = select(t.instances).where(t.instances.c.id == _ITEM_CASE)
+_INSTANCE_OF_ITEM_LOCKED = _INSTANCE_OF_ITEM.with_for_update()
+_SAVE_INSTANCE = (update(t.instances)
+                  .where(t.instances.c.id == bindparam("the_id"), t.instances.c.row_version == bindparam("seen"))
+                  .values(state=bindparam("new_state"), status=bindparam("new_status"),
+                          serializer_version=bindparam("new_serializer"), ended_at=bindparam("new_ended_at"),
+                          row_version=bindparam("new_row_version"), deployment_id=bindparam("new_deployment"),
+                          version=bindparam("new_version")))
+_ITEM = select(t.work_items).where(t.work_items.c.id == bindparam("item"))
+_CLOSE_ITEMS = (update(t.work_items).where(t.work_items.c.id.in_(bindparam("ids", expanding=True)),
+                                           t.work_items.c.state == "ready")
+                .values(state=bindparam("new_state"), completed_at=bindparam("at")))
+_COMPLETE_ITEMS = _CLOSE_ITEMS.values(completed_by=bindparam("by"))
+_CLOSE_TIMERS = (update(t.timers).where(t.timers.c.id.in_(bindparam("ids", expanding=True)),
+                                        t.timers.c.state == "waiting").values(state=bindparam("new_state")))
+_TIMER_DUE = update(t.timers).where(t.timers.c.id == bindparam("timer")).values(due_at=bindparam("due"))
+_ADD_AUDIT = insert(t.audit_events)
+
+
 def _instance(row) -> Instance:
     return Instance(**{f: getattr(row, f) for f in Instance.__dataclass_fields__})
 
@@ -64,6 +85,12 @@ class Instances:
         row = self.conn.execute(query).first()
         return _instance(row) if row else None
 
+    def get_of_item(self, work_item_id, *, lock=False):
+        """The case a work item belongs to (locked like get(lock=True)), in one query; None if no such item."""
+        query = _INSTANCE_OF_ITEM_LOCKED if lock and self.dialect != "sqlite" else _INSTANCE_OF_ITEM
+        row = self.conn.execute(query, {"item": str(work_item_id)}).first()
+        return _instance(row) if row else None
+
     def try_lock(self, instance_id):
         query = select(t.instances).where(t.instances.c.id == instance_id)
         if self.dialect != "sqlite":
@@ -72,12 +99,10 @@ class Instances:
         return _instance(row) if row else None
 
     def save(self, i: Instance) -> None:
-        result = self.conn.execute(
-            update(t.instances)
-            .where(t.instances.c.id == i.id, t.instances.c.row_version == i.row_version)
-            .values(state=i.state, status=i.status, serializer_version=i.serializer_version,
-                    ended_at=i.ended_at, row_version=i.row_version + 1,
-                    deployment_id=i.deployment_id, version=i.version))  # both move when a case is migrated
+        result = self.conn.execute(_SAVE_INSTANCE, {  # deployment and version move when a case is migrated
+            "the_id": i.id, "seen": i.row_version, "new_state": i.state, "new_status": i.status,
+            "new_serializer": i.serializer_version, "new_ended_at": i.ended_at, "new_row_version": i.row_version + 1,
+            "new_deployment": i.deployment_id, "new_version": i.version})
         if result.rowcount != 1:
             raise StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
                                 instance=i.id)
@@ -128,8 +153,16 @@ class WorkItems:
     def add(self, w: WorkItem) -> None:
         self.conn.execute(insert(t.work_items).values(**asdict(w)))
 
+    def add_many(self, items: list[WorkItem]) -> None:
+        self.conn.execute(insert(t.work_items), [dict(vars(w)) for w in items])  # asdict() deep-copies: slow
+
+    def close(self, ids, state: str, at, by=None) -> None:
+        """Ready items leave the inbox: completed (by someone) or cancelled (the path moved on without them)."""
+        params = {"ids": list(ids), "new_state": state, "at": at}
+        self.conn.execute(_COMPLETE_ITEMS if by else _CLOSE_ITEMS, {**params, "by": by} if by else params)
+
     def get(self, item_id):
-        row = self.conn.execute(select(t.work_items).where(t.work_items.c.id == str(item_id))).first()
+        row = self.conn.execute(_ITEM, {"item": str(item_id)}).first()
         return _work_item(row) if row else None
 
     def update(self, w: WorkItem) -> None:
@@ -225,6 +258,16 @@ class Timers:
     def add(self, timer: Timer) -> None:
         self.conn.execute(insert(t.timers).values(**asdict(timer)))
 
+    def add_many(self, timers: list[Timer]) -> None:
+        self.conn.execute(insert(t.timers), [dict(vars(timer)) for timer in timers])
+
+    def close(self, ids, state: str) -> None:
+        """Waiting timers that fired or were cancelled."""
+        self.conn.execute(_CLOSE_TIMERS, {"ids": list(ids), "new_state": state})
+
+    def set_due(self, timer_id, due_at) -> None:
+        self.conn.execute(_TIMER_DUE, {"timer": timer_id, "due": due_at})
+
     def update(self, timer: Timer) -> None:
         values = asdict(timer)
         values.pop("id")
@@ -250,15 +293,31 @@ class Timers:
                                  .order_by(t.timers.c.due_at).limit(limit))
         return [_timer(r) for r in rows]
 
+    def claim_due(self, now, skip=()):
+        """The earliest due waiting timer of a running case that no other transaction holds, that case now locked
+        until the transaction ends; None when there is none. On PostgreSQL the case row is locked FOR UPDATE SKIP
+        LOCKED, the lock a completion takes too, so concurrent sweeps claim disjoint cases; on SQLite the writer
+        already holds the database lock. `skip`: timer ids this sweep passed over."""
+        c = t.timers.c
+        query = (select(t.timers).join(t.instances, t.instances.c.id == c.instance_id)
+                 .where(c.state == "waiting", c.due_at <= now, t.instances.c.status == "running")
+                 .order_by(c.due_at).limit(1))
+        if skip:
+            query = query.where(c.id.not_in(sorted(skip)))
+        if self.conn.dialect.name != "sqlite":
+            query = query.with_for_update(of=t.instances, skip_locked=True)
+        row = self.conn.execute(query).first()
+        return _timer(row) if row else None
+
 
 class Audit:
     def __init__(self, conn):
         self.conn = conn
 
     def add(self, e: AuditEvent) -> None:
-        self.conn.execute(insert(t.audit_events).values(
-            instance_id=e.instance_id, at=e.at, actor=e.actor, type=e.type, step_id=e.step_id,
-            data_json=json.dumps(e.data, ensure_ascii=False, default=str)))
+        self.conn.execute(_ADD_AUDIT, {
+            "instance_id": e.instance_id, "at": e.at, "actor": e.actor, "type": e.type, "step_id": e.step_id,
+            "data_json": json.dumps(e.data, ensure_ascii=False, default=str)})
 
     def for_instance(self, instance_id):
         rows = self.conn.execute(select(t.audit_events).where(t.audit_events.c.instance_id == instance_id)
@@ -279,9 +338,11 @@ class SqlUnitOfWork:
     `after_commit` is given runs only once the transaction has committed.
     """
 
-    def __init__(self, engine: Engine, write: bool = True, workflows: WorkflowCache | None = None):
+    def __init__(self, engine: Engine, write: bool = True, workflows: WorkflowCache | None = None,
+                 deployment_cache: dict | None = None):
         self.engine, self.write = engine, write
         self.workflows = workflows if workflows is not None else WorkflowCache(0)
+        self._deployment_cache = deployment_cache
         self.conn = None
         self._after_commit = []
 
@@ -292,7 +353,7 @@ class SqlUnitOfWork:
         self.conn = conn
         self._tx = conn.begin()
         dialect = self.engine.dialect.name
-        self.deployments = Deployments(conn)
+        self.deployments = Deployments(conn, self._deployment_cache)
         self.instances = Instances(conn, dialect)
         self.work_items = WorkItems(conn)
         self.timers = Timers(conn)
@@ -335,7 +396,9 @@ class UowFactory:
 
     def __init__(self, engine: Engine, workflow_cache_size: int = 256):
         self.engine = engine
-        self.workflows = WorkflowCache(workflow_cache_size)  # per database: case ids are only unique within one
+        # Per database (ids are only unique within one), shared by the threads of this process.
+        self.workflows = WorkflowCache(workflow_cache_size)
+        self.deployments = {}  # deployment id -> Deployment, see Deployments.of_case
 
     def __call__(self, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write, self.workflows)
+        return SqlUnitOfWork(self.engine, write, self.workflows, self.deployments)

@@ -75,11 +75,14 @@ def missing_item(work_item_id) -> NotFound:
     return NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
 
 
-def check_not_hidden(uow, *, viewer, work_item_id=None, instance_id=None) -> None:
+def check_not_hidden(uow, *, viewer, work_item_id=None, instance_id=None, roles=None) -> None:
     """Before an action on a step or a case: NotFound, word for word as for an id that does not exist, when it
-    does not exist or belongs to an office outside the viewer's grants. The use case checks the rest as before."""
+    does not exist or belongs to an office outside the viewer's grants. The use case checks the rest as before.
+
+    `roles`, when given, are the viewer's grants as read earlier in the same request (the web UI's current user);
+    else they are read here."""
     with uow:
-        roles = uow.directory.roles_of(viewer)
+        roles = uow.directory.roles_of(viewer) if roles is None else roles
         if work_item_id is not None:
             item = uow.work_items.get(work_item_id)
             if item is None or outside(roles, item.office):
@@ -101,12 +104,12 @@ def _check_may_see(uow, roles, instance, deployment, viewer, missing: NotFound) 
         raise NotPermitted("You do not have access to this case.")
 
 
-def _case(uow, instance_id, viewer, clock) -> CaseView:
+def _case(uow, instance_id, viewer, clock, roles=None) -> CaseView:
     instance = uow.instances.get(instance_id)
     if instance is None:
         raise missing_case(instance_id)
     deployment = uow.deployments.get(instance.deployment_id)
-    roles = uow.directory.roles_of(viewer)
+    roles = uow.directory.roles_of(viewer) if roles is None else roles
     _check_may_see(uow, roles, instance, deployment, viewer, missing_case(instance_id))
     office = uow.directory.office(instance.office)
     work_items = uow.work_items.for_instance(instance.id)
@@ -155,25 +158,29 @@ def _elapsed(duration):
     return timedelta(days=duration.days, seconds=duration.seconds)
 
 
-def case_view(uow, instance_id, *, viewer, clock=utcnow) -> CaseView:
-    """A case as `viewer` may see it: an admin of its office or a holder of one of its lanes' roles there."""
+def case_view(uow, instance_id, *, viewer, clock=utcnow, roles=None) -> CaseView:
+    """A case as `viewer` may see it: an admin of its office or a holder of one of its lanes' roles there.
+
+    `roles`: the viewer's grants when the caller has just read them (as check_not_hidden)."""
     with uow:
-        return _case(uow, instance_id, viewer, clock)
+        return _case(uow, instance_id, viewer, clock, roles)
 
 
-def task_view(uow, work_item_id, *, viewer, clock=utcnow) -> TaskView:
-    """A work item with its step, form and case, for a holder of its role (or an admin of its office)."""
+def task_view(uow, work_item_id, *, viewer, clock=utcnow, roles=None) -> TaskView:
+    """A work item with its step, form and case, for a holder of its role (or an admin of its office).
+
+    `roles`: the viewer's grants when the caller has just read them (as check_not_hidden)."""
     with uow:
         item = uow.work_items.get(work_item_id)
         if item is None:
             raise missing_item(work_item_id)
-        roles = uow.directory.roles_of(viewer)
+        roles = uow.directory.roles_of(viewer) if roles is None else roles
         admin = is_admin(roles, item.office)
         if not (holds(roles, item.office, item.role) or admin):
             if outside(roles, item.office):
                 raise missing_item(work_item_id)
             raise NotPermitted("You do not hold the role of this step.")
-        case = _case(uow, item.instance_id, viewer, clock)
+        case = _case(uow, item.instance_id, viewer, clock, roles)
         step = case.deployment.step(item.step_id)
         ready = item.state == "ready" and case.instance.status == "running"
         mine_or_free = item.claimed_by in (None, viewer)

@@ -24,10 +24,11 @@ OPT_OUT = "Tidak ingin menerima e-mail dari Alur? Minta administrator mematikann
 def steps_ready(uow, instance, items, now) -> None:
     """New work items became ready (to the holders of each item's role in the case's office)."""
     items_for: dict[str, list[WorkItem]] = {}
+    holders, known = uow.directory.holders_and_contacts([i.role for i in items if i.role], instance.office)
     for item in items:
-        for username in uow.directory.holders(item.role, instance.office) if item.role else []:
+        for username in holders.get(item.role, []) if item.role else []:
             items_for.setdefault(username, []).append(item)
-    contacts = uow.directory.contacts(items_for)
+    contacts = [known[name] for name in sorted(items_for) if name in known]
     if not contacts:
         return
     case = _Case.of(uow, instance)

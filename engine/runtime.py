@@ -98,10 +98,14 @@ class PendingTimer:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the rows must show after a step: the ready human tasks and the waiting timers."""
+    """What the rows must show after a step: the ready human tasks and the waiting timers.
+
+    `before` is what they showed before it, when the step started from a workflow whose rows were current (a
+    step or a timer of a running case): the rows then change by the difference, without reading them first."""
 
     ready: list
     timers: list[PendingTimer]
+    before: Snapshot | None = None
 
 
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:
@@ -116,22 +120,33 @@ def get_task(workflow: BpmnWorkflow, task_id: str):
         return None
 
 
-def advance(workflow: BpmnWorkflow, now: datetime, due_time) -> Snapshot:
+def advance(workflow: BpmnWorkflow, now: datetime, due_time, before: Snapshot | None = None) -> Snapshot:
     """Run engine steps, then in one walk: stamp new timers with Alur's due times and guard the tree depth."""
     workflow.do_engine_steps()
+    return _walk(workflow, now, due_time, before)
+
+
+def _walk(workflow, now, due_time, before=None) -> Snapshot:
     ready, timers = [], []
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
-        _check_depth(task)
+        if due_time is not None:
+            _check_depth(task)
         if task.state == TaskState.READY:
             if task.task_spec.manual:
                 ready.append(task)
             continue
         event = getattr(task.task_spec, "event_definition", None)
         if isinstance(event, TimerEventDefinition) and "event_value" in task.internal_data:
-            _stamp_due_time(task, event, now, due_time)
+            if due_time is not None:
+                _stamp_due_time(task, event, now, due_time)
             timers.append(PendingTimer(str(task.id), task.task_spec.bpmn_id,
                                        _due_of(event, task.internal_data["event_value"]), _watched_task_id(task)))
-    return Snapshot(ready, timers)
+    return Snapshot(ready, timers, before)
+
+
+def rows_view(workflow: BpmnWorkflow) -> Snapshot:
+    """The ready human tasks and waiting timers as they stand, changing nothing (what the rows show)."""
+    return _walk(workflow, None, None)
 
 
 def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, due_time) -> Snapshot:
@@ -145,9 +160,10 @@ def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, du
         state = TaskState.get_name(task.state).lower()
         raise TaskNotReady(f"This step is not waiting for work (it is {state}); it may have been completed "
                            "by someone else. Reload.", work_item=task_id, step=task.task_spec.bpmn_id)
+    before = rows_view(workflow)
     task.data.update(data)
     task.run()
-    return advance(workflow, now, due_time)
+    return advance(workflow, now, due_time, before)
 
 
 def _due_of(event, value) -> datetime:
@@ -200,6 +216,7 @@ def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_ti
     task = get_task(workflow, timer_task_id)
     if task is None or task.state != TaskState.WAITING:
         return None
+    before = rows_view(workflow)
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):
@@ -207,7 +224,7 @@ def fire_timer(workflow: BpmnWorkflow, timer_task_id: str, now: datetime, due_ti
     else:
         task.internal_data["event_value"] = past
     task.task_spec._update(task)  # noqa: SLF001 - SpiffWorkflow's own refresh_timers does exactly this
-    return advance(workflow, now, due_time)
+    return advance(workflow, now, due_time, before)
 
 
 def _check_depth(task) -> None:

@@ -191,7 +191,7 @@ def _specs(uow, deployment):
 
 def load_case(uow, instance):
     """A case's deployment and its workflow, loaded onto the cached spec."""
-    deployment = uow.deployments.get(instance.deployment_id)
+    deployment = uow.deployments.of_case(instance.deployment_id)
     return deployment, _load_state(uow, instance, deployment)
 
 
@@ -223,7 +223,7 @@ def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clo
         with uow:
             instance, item = locked_ready_item(uow, work_item_id)
             _check_may_complete(uow, instance, item, actor)
-            deployment = uow.deployments.get(instance.deployment_id)
+            deployment = uow.deployments.of_case(instance.deployment_id)
             step = deployment.step(item.step_id)
             spec = forms.form_for_step(step.to_dict()) if step else forms.FormSpec((), True)
             cleaned = _clean(spec, data, files, store, step_id=item.step_id)
@@ -315,6 +315,8 @@ def sync_rows(uow, instance, workflow, snapshot, deployment, now, actor=None) ->
 
 def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=frozenset()):
     """Rewrite the instance's work-item and timer rows from the workflow, so reads never deserialize."""
+    if snapshot.before is not None:
+        return _sync_change(uow, instance, workflow, snapshot, deployment, now, actor, completed)
     ready = {str(t.id): t for t in snapshot.ready}
     open_items = {w.id: w for w in uow.work_items.open_for_instance(instance.id)}
     for item_id, item in open_items.items():
@@ -325,58 +327,98 @@ def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
         else:
             uow.work_items.update(replace(item, state="cancelled", completed_at=now))
     pending = {t.task_id: t for t in snapshot.timers}
-    due_by_item = {t.work_item_id: t.due for t in pending.values() if t.work_item_id}
-    new_items, mapping = [], None
-    for task_id, task in ready.items():
-        if task_id in open_items:
-            continue
-        mapping = uow.directory.lane_roles(deployment.key) if mapping is None else mapping  # once per change
-        step = deployment.step(task.task_spec.bpmn_id)
-        lane = getattr(task.task_spec, "lane", None)
-        item = WorkItem(
-            id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
-            step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
-            lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
-            due_at=due_by_item.get(task_id),
-        )
-        uow.work_items.add(item)
-        new_items.append(item)
+    new_items = _new_items(uow, instance, snapshot, deployment, now, [t for i, t in ready.items()
+                                                                      if i not in open_items])
     if new_items:
         notify.steps_ready(uow, instance, new_items, now)
     timers.sync(uow, instance, workflow, deployment, pending, now)
 
 
+def _sync_change(uow, instance, workflow, snapshot, deployment, now, actor, completed):
+    """The rows were current before the step (snapshot.before): write only what the step changed, reading none."""
+    ready = {str(t.id): t for t in snapshot.ready}
+    before = {str(t.id) for t in snapshot.before.ready}
+    gone = before - ready.keys()
+    if gone & completed:
+        uow.work_items.close(sorted(gone & completed), "completed", now, actor)
+    if gone - completed:
+        uow.work_items.close(sorted(gone - completed), "cancelled", now)
+    new_items = _new_items(uow, instance, snapshot, deployment, now, [t for i, t in ready.items() if i not in before])
+    if new_items:
+        notify.steps_ready(uow, instance, new_items, now)
+    timers.sync_change(uow, instance, workflow, deployment, snapshot.before.timers, snapshot.timers, now)
+
+
+def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem]:
+    """Work-item rows for tasks that just became ready, written in one statement."""
+    if not tasks:
+        return []
+    due_by_item = {t.work_item_id: t.due for t in snapshot.timers if t.work_item_id}
+    mapping = uow.directory.lane_roles(deployment.key)
+    items = []
+    for task in tasks:
+        task_id = str(task.id)
+        step = deployment.step(task.task_spec.bpmn_id)
+        lane = getattr(task.task_spec, "lane", None)
+        items.append(WorkItem(
+            id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
+            step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
+            lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
+            due_at=due_by_item.get(task_id),
+        ))
+    uow.work_items.add_many(items)
+    return items
+
+
 def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
-    """Fire every due timer, one instance per transaction; safe with several workers at once."""
-    fired = 0
-    now = clock()
-    with uow_factory(write=False) as uow:
-        candidates = uow.timers.due(now, limit)
-    for timer in candidates:
-        try:
-            fired += _fire_one(uow_factory, timer, now)
-        except AlurError as err:  # rolled back; one case's broken timer must not stop every other case's timers
-            log.warning("A timer of case %s could not fire (event %s); it is tried again next round: %s",
-                        timer.instance_id, timer.event_id, err)
+    """Fire due timers, earliest first, one per transaction, until none is left or `limit` were tried.
+
+    Each transaction claims the next due timer whose case nobody holds (on PostgreSQL by locking the case with
+    SKIP LOCKED), so several workers share the backlog instead of contending for the same cases. A timer that
+    could not fire is logged and left for the next sweep; it does not stop the others.
+    """
+    fired, passed = 0, set()
+    for _ in range(limit):
+        outcome = _fire_one(uow_factory, clock, passed)
+        if outcome is None:
+            break
+        fired += outcome
     return fired
 
 
-def _fire_one(uow_factory, timer, now) -> int:
-    """Fire one timer under its instance's lock; 0 when another worker or a completion got there first."""
-    with uow_factory() as uow:
-        instance = uow.instances.try_lock(timer.instance_id)
-        if instance is None or instance.status != "running":
-            return 0
-        if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
-            return 0  # another worker fired it, or the step was completed first
-        deployment, workflow = load_case(uow, instance)
-        due_time = due_time_for(uow, instance.office, deployment)
-        snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
-        if snapshot is None:
-            return 0
-        _save(uow, instance, workflow, snapshot, deployment, now, None)
-        uow.commit()
-    return 1
+def _fire_one(uow_factory, clock, passed) -> int | None:
+    """Claim and fire the next due timer not in `passed`: 1 if it fired, 0 if not (it joins `passed`), None if
+    no due timer is left to claim."""
+    timer = None
+    try:
+        with uow_factory() as uow:
+            now = clock()
+            timer = uow.timers.claim_due(now, skip=passed)
+            if timer is None:
+                return None
+            instance = uow.instances.try_lock(timer.instance_id)  # held already on PostgreSQL: the claim locked it
+            if instance is None or instance.status != "running":
+                passed.add(timer.id)
+                return 0
+            if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
+                passed.add(timer.id)
+                return 0  # fired or cancelled by a transaction that committed since the claim's snapshot
+            deployment, workflow = load_case(uow, instance)
+            due_time = due_time_for(uow, instance.office, deployment)
+            snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
+            if snapshot is None:
+                passed.add(timer.id)
+                return 0
+            _save(uow, instance, workflow, snapshot, deployment, now, None)
+            uow.commit()
+        return 1
+    except AlurError as err:  # rolled back; one case's broken timer must not stop every other case's timers
+        if timer is None:
+            raise
+        passed.add(timer.id)
+        log.warning("A timer of case %s could not fire (event %s); it is tried again next round: %s",
+                    timer.instance_id, timer.event_id, err)
+        return 0
 
 
 # --- read ---------------------------------------------------------------------------------------------------------

@@ -122,13 +122,14 @@ def _task_dict(task: Task, text) -> dict:
 
 
 def _id_texts(workflow):
-    """str(uuid) for the workflow's task ids, remembered on the workflow: ids never change, str() is not free."""
+    """str(uuid) for the workflow's task ids, remembered on the workflow: ids never change, str() is not free.
+    (Keyed by the id's integer: hashing a UUID is a Python-level call.)"""
     cache = workflow.__dict__.setdefault("_alur_id_texts", {})
 
     def text(uid):
-        value = cache.get(uid)
+        value = cache.get(uid.int)
         if value is None:
-            value = cache[uid] = str(uid)
+            value = cache[uid.int] = str(uid)
         return value
 
     return text

@@ -31,6 +31,32 @@ def sync(uow, instance, workflow, deployment, pending, now) -> None:
                                  due_at=timer.due))
 
 
+def sync_change(uow, instance, workflow, deployment, before, after, now) -> None:
+    """The timer rows showed `before` (PendingTimers): write what changed to make them show `after`."""
+    pending = {t.task_id: t for t in after}
+    fired, cancelled = [], []
+    for old in before:
+        new = pending.pop(old.task_id, None)
+        if new is not None:
+            if new.due != old.due:
+                uow.timers.set_due(old.task_id, new.due)
+            continue
+        task = runtime.get_task(workflow, old.task_id)
+        row = Timer(id=old.task_id, instance_id=instance.id, event_id=old.event_id, work_item_id=old.work_item_id,
+                    kind="sla" if old.work_item_id else "timer", due_at=old.due)
+        (fired if task is not None and task.state == TaskState.COMPLETED else cancelled).append(row)
+    if fired:
+        uow.timers.close([t.id for t in fired], "fired")
+    if cancelled:
+        uow.timers.close([t.id for t in cancelled], "cancelled")
+    for timer in fired:
+        _record_fired(uow, instance, timer, deployment, now)
+    if pending:
+        uow.timers.add_many([Timer(id=t.task_id, instance_id=instance.id, event_id=t.event_id,
+                                   work_item_id=t.work_item_id, kind="sla" if t.work_item_id else "timer",
+                                   due_at=t.due) for t in pending.values()])
+
+
 def _record_fired(uow, instance, timer, deployment, now):
     uow.audit.add(AuditEvent(instance.id, now, None, "timer_fired", step_id=timer.event_id,
                              data={"timer": timer.id, "due_at": timer.due_at.isoformat(), "kind": timer.kind}))

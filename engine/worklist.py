@@ -54,11 +54,10 @@ def inbox(uow, user, query: InboxQuery = InboxQuery(), *, clock=utcnow):
 
 def locked_ready_item(uow, work_item_id):
     """A work item and its case, the case locked; refused unless the case runs and the item is ready."""
-    item = uow.work_items.get(work_item_id)
+    instance = uow.instances.get_of_item(work_item_id, lock=True)
+    item = uow.work_items.get(work_item_id) if instance else None  # read under the case's lock
     if item is None:
         raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
-    instance = uow.instances.get(item.instance_id, lock=True)
-    item = uow.work_items.get(work_item_id)  # re-read under the case's lock
     if instance.status == "suspended":
         raise TaskNotReady(f"Case {instance.number} is suspended by an admin: its steps wait until it is resumed.",
                            instance=instance.id, status=instance.status)
