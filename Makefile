@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ test: setup /usr/bin/chromium
 	$(BIN)/ruff check engine adapters forms webui bench tests tools bpmn
 	$(BIN)/pytest
 
+# Benchmarks (bench/README.md): one after another, each on an otherwise idle machine; results in bench/results/.
+BENCHES := bench_step bench_case bench_web bench_inbox bench_timers bench_deploy bench_memory
+
 bench: setup
-	$(BIN)/python bench/bench_step.py
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python bench/$$b.py || exit 1; done
+
+bench-quick: setup
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python bench/$$b.py --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules data

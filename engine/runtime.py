@@ -145,8 +145,17 @@ def _walk(workflow, now, due_time, before=None) -> Snapshot:
 
 
 def rows_view(workflow: BpmnWorkflow) -> Snapshot:
-    """The ready human tasks and waiting timers as they stand, changing nothing (what the rows show)."""
-    return _walk(workflow, None, None)
+    """The ready human tasks and waiting timers as they stand, changing nothing (what the rows show).
+
+    A workflow kept in process after a committed change carries that change's snapshot (`remember_rows`): the
+    rows were written from it, so it is taken instead of walking the tree again."""
+    kept = workflow.__dict__.pop("_alur_rows", None)
+    return kept if kept is not None else _walk(workflow, None, None)
+
+
+def remember_rows(workflow: BpmnWorkflow, snapshot: Snapshot) -> None:
+    """The rows were just committed from `snapshot`; the next change of this workflow object starts from it."""
+    workflow._alur_rows = Snapshot(snapshot.ready, snapshot.timers)
 
 
 def complete(workflow: BpmnWorkflow, task_id: str, data: dict, now: datetime, due_time) -> Snapshot:
