@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict
 
-from sqlalchemy import and_, bindparam, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from adapters import inbox_sql
 from adapters import tables as t
 from adapters.deployments import Deployments
 from adapters.directory import Attachments, Directory, LoginAttempts, Office  # noqa: F401 - Office is re-exported
 from adapters.drafts import Drafts
 from adapters.outbox import Outbox
 from engine.errors import StaleInstance
-from engine.model import AuditEvent, InboxEntry, Instance, Timer, WorkItem
+from engine.model import AuditEvent, Instance, Timer, WorkItem
 from engine.state import WorkflowCache
 
 
@@ -193,7 +195,7 @@ class WorkItems:
 
     def inbox(self, roles, user, query, now):
         """One page of ready items the grants allow, hiding items claimed by someone else; and the total."""
-        return _inbox_entries(self.conn, roles, user, query, now)
+        return inbox_sql.inbox_entries(self.conn, roles, user, query, now)
 
     def ready(self, roles=None, role=None, limit=500):
         c = t.work_items.c
@@ -202,49 +204,11 @@ class WorkItems:
         if role:
             query = query.where(c.role == role)
         if roles is not None:
-            grants = [and_(c.role == r, c.office == o) if o else c.role == r for o, r in roles]
-            if not grants:
+            if not roles:
                 return []
-            query = query.where(or_(*grants))
-        query = query.order_by(c.due_at.is_(None), c.due_at, c.ready_at).limit(limit)
+            query = query.where(inbox_sql.grants_condition(roles))
+        query = query.order_by(*inbox_sql.order(c, "due")).limit(limit)
         return [_work_item(r) for r in self.conn.execute(query)]
-
-
-def _grants(roles):
-    c = t.work_items.c
-    return or_(*[and_(c.role == r, c.office == o) if o else c.role == r for o, r in roles])
-
-
-def _inbox_where(roles, user, query, now):
-    c = t.work_items.c
-    where = [c.state == "ready", _grants(roles), or_(c.claimed_by.is_(None), c.claimed_by == user),
-             t.instances.c.status == "running"]  # a suspended case's steps wait out of every inbox
-    if query.key:
-        where.append(t.instances.c.key == query.key)
-    if query.overdue:
-        where.append(or_(c.overdue.is_(True), c.due_at <= now))
-    if query.mine:
-        where.append(c.claimed_by == user)
-    if query.unclaimed:
-        where.append(c.claimed_by.is_(None))
-    return where
-
-
-def _inbox_entries(conn, roles, user, query, now):
-    c = t.work_items.c
-    where = _inbox_where(roles, user, query, now)
-    joined = t.work_items.join(t.instances, t.instances.c.id == c.instance_id)
-    total = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
-    order = [c.ready_at, c.id] if query.sort == "waiting" else [c.due_at.is_(None), c.due_at, c.ready_at, c.id]
-    rows = conn.execute(
-        select(t.work_items, t.instances.c.key, t.instances.c.number, t.deployments.c.name.label("process_name"),
-               t.offices.c.timezone)
-        .select_from(joined.join(t.deployments, t.deployments.c.id == t.instances.c.deployment_id)
-                     .outerjoin(t.offices, t.offices.c.code == c.office))
-        .where(*where).order_by(*order).offset(query.offset).limit(query.per_page))
-    entries = [InboxEntry(_work_item(r), r.key, r.number, r.process_name, r.timezone or "Asia/Jakarta")
-               for r in rows]
-    return entries, total
 
 
 def _timer(row) -> Timer:
@@ -294,12 +258,16 @@ class Timers:
         return [_timer(r) for r in rows]
 
     def claim_due(self, now, skip=()):
-        """The earliest due waiting timer of a running case that no other transaction holds, that case now locked
-        until the transaction ends; None when there is none. On PostgreSQL the case row is locked FOR UPDATE SKIP
-        LOCKED, the lock a completion takes too, so concurrent sweeps claim disjoint cases; on SQLite the writer
-        already holds the database lock. `skip`: timer ids this sweep passed over."""
+        """(timer, its case) for the earliest due waiting timer of a running case no other transaction holds, the
+        case locked until the transaction ends; None when there is none. `skip`: timer ids to pass over.
+
+        On PostgreSQL the case row is locked FOR UPDATE SKIP LOCKED, the lock a completion takes too, so
+        concurrent sweeps claim disjoint cases without waiting; the case row returned is its newest version. The
+        timer row is as of the statement's start: re-read it under the lock before trusting it. On SQLite the
+        writer holds the database lock already."""
         c = t.timers.c
-        query = (select(t.timers).join(t.instances, t.instances.c.id == c.instance_id)
+        query = (select(*[x.label(f"timer_{x.name}") for x in c], t.instances)
+                 .join_from(t.timers, t.instances, t.instances.c.id == c.instance_id)
                  .where(c.state == "waiting", c.due_at <= now, t.instances.c.status == "running")
                  .order_by(c.due_at).limit(1))
         if skip:
@@ -307,7 +275,9 @@ class Timers:
         if self.conn.dialect.name != "sqlite":
             query = query.with_for_update(of=t.instances, skip_locked=True)
         row = self.conn.execute(query).first()
-        return _timer(row) if row else None
+        if row is None:
+            return None
+        return Timer(**{f: getattr(row, f"timer_{f}") for f in Timer.__dataclass_fields__}), _instance(row)
 
 
 class Audit:
@@ -385,6 +355,13 @@ class SqlUnitOfWork:
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
+
+    def pipeline(self):
+        """Statements issued inside are sent without waiting for each answer (psycopg's pipeline mode on
+        PostgreSQL; a read inside waits for what went before). SQLite runs in process: nothing to save there."""
+        if self.engine.dialect.name == "postgresql":
+            return self.conn.connection.driver_connection.pipeline()
+        return nullcontext()
 
     def after_commit(self, callback) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""

@@ -110,7 +110,7 @@ class _Case:
 
     @classmethod
     def of(cls, uow, instance) -> _Case:
-        deployment = uow.deployments.get(instance.deployment_id)
+        deployment = uow.deployments.of_case(instance.deployment_id)
         office = uow.directory.office(instance.office) if instance.office else None
         return cls(instance, deployment.name if deployment else instance.key,
                    office.name if office else (instance.office or "-"),

@@ -151,7 +151,7 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         if workflow.is_completed():  # a process with no human step ends at once
             _save(uow, instance, workflow, snapshot, deployment, now, actor)
         else:
-            _keep_after_commit(uow, instance, workflow)
+            _keep_after_commit(uow, instance, workflow, snapshot)
             _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
@@ -204,12 +204,18 @@ def _load_state(uow, instance, deployment):
     return runtime.load(instance.state, spec, subprocess_specs)
 
 
-def _keep_after_commit(uow, instance, workflow) -> None:
-    """Once the change commits, keep the workflow for the case's next step in this process."""
+def _keep_after_commit(uow, instance, workflow, snapshot) -> None:
+    """Once the change commits, keep the workflow, with the snapshot its rows were written from, for the case's
+    next step in this process."""
     if instance.status != "running":
         return
     row_version, deployment_id = instance.row_version, instance.deployment_id
-    uow.after_commit(lambda: uow.workflows.put(instance.id, row_version, deployment_id, workflow))
+
+    def keep():
+        runtime.remember_rows(workflow, snapshot)
+        uow.workflows.put(instance.id, row_version, deployment_id, workflow)
+
+    uow.after_commit(keep)
 
 
 def complete(uow, work_item_id, *, actor, data=None, files=None, store=None, clock=utcnow) -> Instance:
@@ -304,7 +310,7 @@ def _save(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
     instance.state = runtime.dump(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     uow.instances.save(instance)
-    _keep_after_commit(uow, instance, workflow)
+    _keep_after_commit(uow, instance, workflow, snapshot)
     _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed)
 
 
@@ -330,27 +336,34 @@ def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
     new_items = _new_items(uow, instance, snapshot, deployment, now, [t for i, t in ready.items()
                                                                       if i not in open_items])
     if new_items:
+        uow.work_items.add_many(new_items)
         notify.steps_ready(uow, instance, new_items, now)
     timers.sync(uow, instance, workflow, deployment, pending, now)
 
 
 def _sync_change(uow, instance, workflow, snapshot, deployment, now, actor, completed):
-    """The rows were current before the step (snapshot.before): write only what the step changed, reading none."""
+    """The rows were current before the step (snapshot.before): write only what the step changed, reading none.
+
+    The writes go out together (a pipeline on PostgreSQL): none of them needs the answer of another."""
     ready = {str(t.id): t for t in snapshot.ready}
     before = {str(t.id) for t in snapshot.before.ready}
     gone = before - ready.keys()
-    if gone & completed:
-        uow.work_items.close(sorted(gone & completed), "completed", now, actor)
-    if gone - completed:
-        uow.work_items.close(sorted(gone - completed), "cancelled", now)
     new_items = _new_items(uow, instance, snapshot, deployment, now, [t for i, t in ready.items() if i not in before])
-    if new_items:
+    if new_items:  # it reads (the holders): a read cannot go inside the pipeline
         notify.steps_ready(uow, instance, new_items, now)
-    timers.sync_change(uow, instance, workflow, deployment, snapshot.before.timers, snapshot.timers, now)
+    with uow.pipeline():
+        if new_items:
+            uow.work_items.add_many(new_items)
+        if gone & completed:
+            uow.work_items.close(sorted(gone & completed), "completed", now, actor)
+        if gone - completed:
+            uow.work_items.close(sorted(gone - completed), "cancelled", now)
+        fired = timers.write_change(uow, instance, workflow, snapshot.before.timers, snapshot.timers)
+    timers.record_fired(uow, instance, fired, deployment, now)
 
 
 def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem]:
-    """Work-item rows for tasks that just became ready, written in one statement."""
+    """Work-item rows for tasks that just became ready (the caller writes them)."""
     if not tasks:
         return []
     due_by_item = {t.work_item_id: t.due for t in snapshot.timers if t.work_item_id}
@@ -366,7 +379,6 @@ def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem
             lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
             due_at=due_by_item.get(task_id),
         ))
-    uow.work_items.add_many(items)
     return items
 
 
@@ -393,16 +405,13 @@ def _fire_one(uow_factory, clock, passed) -> int | None:
     try:
         with uow_factory() as uow:
             now = clock()
-            timer = uow.timers.claim_due(now, skip=passed)
-            if timer is None:
+            claimed = uow.timers.claim_due(now, skip=passed)
+            if claimed is None:
                 return None
-            instance = uow.instances.try_lock(timer.instance_id)  # held already on PostgreSQL: the claim locked it
-            if instance is None or instance.status != "running":
+            timer, instance = claimed  # the case is locked: no completion or other worker changes it meanwhile
+            if not any(t.id == timer.id and t.due_at <= now for t in uow.timers.waiting_for_instance(instance.id)):
                 passed.add(timer.id)
-                return 0
-            if not any(t.id == timer.id for t in uow.timers.waiting_for_instance(instance.id)):
-                passed.add(timer.id)
-                return 0  # fired or cancelled by a transaction that committed since the claim's snapshot
+                return 0  # fired, cancelled or moved by a transaction that committed since the claim's snapshot
             deployment, workflow = load_case(uow, instance)
             due_time = due_time_for(uow, instance.office, deployment)
             snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))

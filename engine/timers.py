@@ -31,8 +31,9 @@ def sync(uow, instance, workflow, deployment, pending, now) -> None:
                                  due_at=timer.due))
 
 
-def sync_change(uow, instance, workflow, deployment, before, after, now) -> None:
-    """The timer rows showed `before` (PendingTimers): write what changed to make them show `after`."""
+def write_change(uow, instance, workflow, before, after) -> list[Timer]:
+    """The timer rows showed `before` (PendingTimers): write what changed to make them show `after`, reading
+    nothing; the rows of the timers that fired, for record_fired."""
     pending = {t.task_id: t for t in after}
     fired, cancelled = [], []
     for old in before:
@@ -49,12 +50,17 @@ def sync_change(uow, instance, workflow, deployment, before, after, now) -> None
         uow.timers.close([t.id for t in fired], "fired")
     if cancelled:
         uow.timers.close([t.id for t in cancelled], "cancelled")
-    for timer in fired:
-        _record_fired(uow, instance, timer, deployment, now)
     if pending:
         uow.timers.add_many([Timer(id=t.task_id, instance_id=instance.id, event_id=t.event_id,
                                    work_item_id=t.work_item_id, kind="sla" if t.work_item_id else "timer",
                                    due_at=t.due) for t in pending.values()])
+    return fired
+
+
+def record_fired(uow, instance, fired, deployment, now) -> None:
+    """The audit events, overdue flags and e-mail of timers that fired."""
+    for timer in fired:
+        _record_fired(uow, instance, timer, deployment, now)
 
 
 def _record_fired(uow, instance, timer, deployment, now):
