@@ -18,7 +18,10 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
 
 
 class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
@@ -33,7 +36,7 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
     def from_dict(self, dct):
         spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.tasks = _tasks_from_dict(dct["tasks"], workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
@@ -47,6 +50,7 @@ STATE = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _REGISTRY = STATE.registry
 _TASK_TYPENAME = _REGISTRY.typenames[Task]
 _WORKFLOW_TYPENAME = _REGISTRY.typenames[BpmnWorkflow]
+_TASK_CLASS = _REGISTRY.convert_from_dict[_TASK_TYPENAME].args[0].__self__.target_class
 _ENCODER = STATE._encoder_cls()  # noqa: SLF001 - SpiffWorkflow's JSON encoder: its `default` converts what JSON lacks
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 
@@ -119,6 +123,51 @@ def _task_dict(task: Task, text) -> dict:
         "delta": delta,
         "typename": _TASK_TYPENAME,
     }
+
+
+def _tasks_from_dict(tasks: dict, workflow) -> dict:
+    """What SpiffWorkflow's mapping_from_dict(tasks, UUID) restores, with TaskConverter.from_dict inlined and
+    each task id parsed once (it appears as an id, in its parent's children and as its children's parent)."""
+    ids: dict[str, UUID] = {}
+
+    def uid(text):
+        value = ids.get(text)
+        if value is None:
+            value = ids[text] = UUID(text)
+        return value
+
+    specs, restore, restored = workflow.spec.task_specs, _REGISTRY.restore, {}
+    top = workflow.top_workflow
+    for key, dct in tasks.items():
+        if dct.get("typename") != _TASK_TYPENAME:  # not a plain task: SpiffWorkflow's own way
+            restored[uid(key)] = restore(dct, workflow=workflow)
+            continue
+        task_spec = specs.get(dct["task_spec"])
+        task = _TASK_CLASS(workflow, task_spec, state=dct["state"], id=uid(dct["id"]))
+        parent_id = dct["parent"]
+        task._parent = uid(parent_id) if parent_id is not None else None  # noqa: SLF001
+        task._children = [uid(child) for child in dct["children"]]  # noqa: SLF001
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        internal = dct["internal_data"]
+        task.internal_data = restore(internal) if internal else {}
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            top.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = task.parent
+        if delta and parent is not None:
+            data = DeepMerge.merge({}, parent.data)
+            updates = delta.get("updates", {})
+            if updates:
+                data.update(restore(updates))
+            for name in delta.get("deletions", {}):
+                if name in data:
+                    del data[name]
+        else:
+            data = restore(dct["data"])
+        task.data = data
+        restored[uid(key)] = task
+    return restored
 
 
 def _id_texts(workflow):

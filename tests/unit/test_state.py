@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from uuid import UUID
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
@@ -75,9 +75,7 @@ def test_the_fast_dump_writes_what_spiffworkflow_writes_at_every_step(name):
 
 
 def test_a_workflow_saved_by_spiffworkflow_loads_and_goes_on():
-    walk = _walk("decision_loop.bpmn", steps=3)
-    for workflow, spec, subprocess_specs in walk:
-        pass
+    *_, (workflow, spec, subprocess_specs) = _walk("decision_loop.bpmn", steps=3)
     restored = runtime.load(state.STATE.serialize_json(workflow), spec, subprocess_specs)
     assert [t.task_spec.bpmn_id for t in runtime.ready_human_tasks(restored)] == \
         [t.task_spec.bpmn_id for t in runtime.ready_human_tasks(workflow)]
@@ -112,3 +110,24 @@ def test_the_cache_gives_a_workflow_back_once_and_only_for_the_version_it_was_sa
     assert len(cache) == 2 and cache.take(1, 6, 10) is None and cache.take(3, 1, 10) is third
 
 
+
+
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_fast_load_restores_what_spiffworkflow_restores_at_every_step(name, monkeypatch):
+    converter = state._REGISTRY.convert_from_dict[state._WORKFLOW_TYPENAME].args[0].__self__
+    for workflow, spec, subprocess_specs in _walk(name):
+        saved = state.dump(workflow)
+        ours = runtime.load(saved, spec, subprocess_specs)
+        with monkeypatch.context() as patched:  # SpiffWorkflow's own restoring of the task mapping
+            patched.setattr(state, "_tasks_from_dict",
+                            lambda tasks, wf: converter.mapping_from_dict(tasks, UUID, workflow=wf))
+            theirs = runtime.load(saved, spec, subprocess_specs)
+        assert list(ours.tasks) == list(theirs.tasks)
+        for task_id, task in ours.tasks.items():
+            other = theirs.tasks[task_id]
+            assert (task.state, task.data, task.internal_data, task.last_state_change, task.triggered,
+                    task._parent, task._children, task.task_spec) == \
+                   (other.state, other.data, other.internal_data, other.last_state_change, other.triggered,
+                    other._parent, other._children, other.task_spec)
+        assert list(ours.event_manager.tasks) == list(theirs.event_manager.tasks)  # the waiting catch events
+        assert json.loads(state.dump(ours)) == json.loads(saved)
