@@ -84,7 +84,7 @@ class RawRun:
     def __init__(self, spec, subprocess_specs, cases: int):
         self.spec, self.subprocess_specs = spec, subprocess_specs
         self.workflows = [self.fresh() for _ in range(cases)]
-        self.samples, self.depths = [], []
+        self.samples, self.cpu, self.depths = [], [], []
 
     def fresh(self):
         workflow = runtime.new_workflow(self.spec, self.subprocess_specs)
@@ -94,20 +94,22 @@ class RawRun:
     def step(self, i: int, timed: bool) -> None:
         slot = i % len(self.workflows)
         workflow = self.workflows[slot]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         [task] = workflow.get_tasks(state=TaskState.READY, manual=True)
         task.data.update({"catatan": f"langkah {i}"})
         task.run()
         workflow.do_engine_steps()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
         if timed:
             self.samples.append(elapsed)
+            self.cpu.append(cpu)
             self.depths.append(max((t.depth for t in workflow.get_tasks(state=TaskState.READY)), default=0))
         if workflow.is_completed():
             self.workflows[slot] = self.fresh()
 
     def result(self) -> dict:
-        return {**summary(self.samples), "max_tree_depth": max(self.depths)}
+        return {**summary(self.samples), "max_tree_depth": max(self.depths),
+                "cpu_median_ms": statistics.median(self.cpu) * 1000}
 
 
 def build_app(url: str, data_dir: Path, roles):
@@ -140,7 +142,7 @@ def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: in
             return item.id
 
     instances = [fresh() for _ in range(cases)]
-    samples, state_sizes = [], []
+    samples, cpu_samples, state_sizes = [], [], []
     for i in range(warmup + steps):
         slot = i % cases
         item_id = open_item(instances[slot])
@@ -149,17 +151,19 @@ def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: in
             app.uow.workflows.clear()
         if profiler and i >= warmup:
             profiler.start()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         instance = services.complete(app.uow(), item_id, actor="ana", data={"catatan": f"langkah {i}"})
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
         if profiler and i >= warmup:
             profiler.stop()
         if i >= warmup:
             samples.append(elapsed)
+            cpu_samples.append(cpu)
             state_sizes.append(len(instance.state))
         if instance.status == "completed":
             instances[slot] = fresh()
     return {**summary(samples), "state_bytes_median": int(statistics.median(state_sizes)),
+            "cpu_median_ms": statistics.median(cpu_samples) * 1000,
             "workflow_cache": {"hits": app.uow.workflows.hits, "misses": app.uow.workflows.misses}}
 
 
@@ -215,6 +219,9 @@ def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int,
         result["raw"] = raw.result()
         result["ratio_median"] = result["median_ms"] / result["raw"]["median_ms"]
         result["ratio_p95"] = result["p95_ms"] / result["raw"]["p95_ms"]
+        # This process's CPU time alone: steadier than wall time on a busy machine, but blind to the database
+        # server's own work (PostgreSQL runs in other processes), so only a cross-check of the wall-time ratio.
+        result["cpu_ratio_median"] = result["cpu_median_ms"] / result["raw"]["cpu_median_ms"]
         if profiler:
             name = f"{backend}-cold" if cold else backend
             profile = Path(args.output).with_name(f"B1-profile-{name}.txt")
@@ -269,9 +276,10 @@ def main(argv=None) -> int:
             results[name], pg_version = result, detail or pg_version
     share = serialization_share(spec, subprocess_specs, min(len(info.steps) - 1, 15))
     print_table(["engine run", "raw median ms", "engine median ms", "engine p95 ms", "ratio median", "ratio p95",
-                 "goal <= 3"],
+                 "cpu ratio", "goal <= 3"],
                 [[name, r["raw"]["median_ms"], r["median_ms"], r["p95_ms"], r["ratio_median"], r["ratio_p95"],
-                  "met" if r["ratio_median"] <= 3 else "NOT met"] for name, r in results.items()])
+                  r["cpu_ratio_median"], "met" if r["ratio_median"] <= 3 else "NOT met"]
+                 for name, r in results.items()])
     print(f"\nraw max task-tree depth {max(r['raw']['max_tree_depth'] for r in results.values())}; "
           f"case state ~{share['state_bytes']} bytes after {share['after_steps']} steps: "
           f"load {share['load_median_ms']:.2f} ms, dump {share['dump_median_ms']:.2f} ms")
