@@ -74,7 +74,7 @@ def html_views(site, browser):
     item = site.only_ready(case.id)
     return [
         ((casefile, "case_view"), lambda: browser.get(f"/kasus/{case.id}")),
-        ((worklist, "inbox"), lambda: browser.get("/tugas")),
+        ((worklist, "inbox_page"), lambda: browser.get("/tugas")),
         ((runtime, "complete"), lambda: browser.upload(f"/tugas/{item.id}", {"catatan": "x"})),
         ((services, "start"), lambda: browser.post(f"/layanan/{SOP000}", {})),
         ((worklist, "claim"), lambda: browser.post(f"/tugas/{item.id}/ambil")),
@@ -200,7 +200,7 @@ def test_an_unreachable_database_answers_the_500_page_without_internals(producti
 def test_the_500_page_is_in_english_for_those_who_chose_it(production, monkeypatch):
     browser = production.browser(production.user(("Klien", "MALUT")), lang="en")
     monkeypatch.setattr(identity, "users", raiser(RuntimeError("x")))
-    monkeypatch.setattr(worklist, "inbox", raiser(RuntimeError(SELECT)))
+    monkeypatch.setattr(worklist, "inbox_page", raiser(RuntimeError(SELECT)))
     response = browser.get("/tugas")
     assert response.status_code == 500
     assert "Something went wrong" in text(response)
