@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.types import TypeDecorator
@@ -173,8 +174,14 @@ work_items = Table(
     Column("claimed_at", UtcDateTime),
     Column("completed_by", String(64)),
     Column("completed_at", UtcDateTime),
-    # The inbox: ready items of a role in an office, soonest due first.
-    Index("ix_work_items_inbox", "state", "role", "office", "due_at"),
+    # The inbox: ready items of a role in an office in its two orders (soonest due first, waiting longest first);
+    # partial, so they hold the open work only, not every step ever done (migration 0008).
+    Index("ix_work_items_ready_due", "role", "office", "due_at", "ready_at", "id",
+          postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+    Index("ix_work_items_ready_waiting", "role", "office", "ready_at", "id",
+          postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+    Index("ix_work_items_ready_claimed", "claimed_by",  # "Claimed by me"; a deactivated user's claims
+          postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_instance", "instance_id", "state"),
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from engine.clock import utcnow
 from engine.errors import NotFound, NotPermitted, TaskNotReady
@@ -10,6 +10,10 @@ from engine.model import AuditEvent
 
 ADMIN = "admin"
 PAGE_SIZE = 25
+# The inbox counts its items up to this many; beyond it shows "500+" (as Camunda's Tasklist shows "1000+"), so
+# neither the count nor the page costs more as the open cases grow. Each counted item costs a look at its case
+# (a few microseconds): at 1000 the count was a quarter of the page's time with 100,000 open cases.
+COUNT_LIMIT = 500
 
 
 def holds(roles, office, role) -> bool:
@@ -37,19 +41,58 @@ class InboxQuery:
     sort: str = "due"  # due | waiting
     page: int = 1
     per_page: int = PAGE_SIZE
+    count_limit: int = COUNT_LIMIT
 
     @property
     def offset(self) -> int:
         return (max(self.page, 1) - 1) * self.per_page
 
 
-def inbox(uow, user, query: InboxQuery = InboxQuery(), *, clock=utcnow):
-    """One page of the ready work items `user` may do, and how many there are in all."""
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the inbox; `total` is exact up to the query's count_limit, and count_limit + 1 means "more"."""
+
+    entries: list
+    total: int
+    query: InboxQuery
+    processes: list = field(default_factory=list)  # (key, name) of every deployed SOP, for the SOP filter
+
+    @property
+    def more(self) -> bool:
+        """Whether more items wait than were counted."""
+        return self.total > self.query.count_limit
+
+    @property
+    def pages(self) -> int:
+        """The pages to link to: those the count covers, and the next one while pages are full beyond it."""
+        counted = min(self.total, self.query.count_limit)
+        pages = max(1, -(-counted // self.query.per_page))
+        if self.more and self.entries:
+            pages = max(pages, self.query.page + (len(self.entries) == self.query.per_page))
+        return pages
+
+
+def inbox(uow, user, query: InboxQuery = InboxQuery(), *, roles=None, clock=utcnow):
+    """One page of the ready work items `user` may do, and how many there are (counted up to query.count_limit + 1).
+
+    `roles` are the user's grants when the caller already read them (the web UI does, once per request).
+    """
     with uow:
-        roles = uow.directory.roles_of(user)
-        if not roles:
-            return [], 0
-        return uow.work_items.inbox(roles, user, query, clock())
+        return _inbox(uow, user, query, roles, clock)
+
+
+def inbox_page(uow, user, query: InboxQuery = InboxQuery(), *, roles=None, clock=utcnow) -> InboxPage:
+    """The inbox page in one transaction: the entries, the count and the SOPs to filter by."""
+    with uow:
+        entries, total = _inbox(uow, user, query, roles, clock)
+        return InboxPage(entries, total, query, uow.deployments.names())
+
+
+def _inbox(uow, user, query, roles, clock):
+    roles = uow.directory.roles_of(user) if roles is None else roles
+    if not roles:
+        return [], 0
+    return uow.work_items.inbox(roles, user, query, clock())
 
 
 def locked_ready_item(uow, work_item_id):

@@ -26,6 +26,7 @@ def _query() -> worklist.InboxQuery:
     return worklist.InboxQuery(
         key=request.args.get("sop") or None, overdue=show == "overdue", mine=show == "mine",
         unclaimed=show == "unclaimed", sort="waiting" if request.args.get("sort") == "waiting" else "due", page=page,
+        count_limit=int(current_app.config.get("INBOX_COUNT_LIMIT", worklist.COUNT_LIMIT)),
     )
 
 
@@ -38,13 +39,10 @@ def home():
 @bp.route("/tugas")
 @login_required
 def index():
-    query = _query()
-    entries, total = worklist.inbox(_uow(write=False), current_user.username, query)
-    pages = max(1, -(-total // query.per_page))
-    with _uow(write=False) as uow:
-        processes = uow.deployments.names()
-    return render_template("inbox.html", entries=entries, total=total, query=query, pages=pages,
-                           show=request.args.get("show", ""), processes=processes)
+    # One transaction, with the grants the request already loaded for current_user.
+    page = worklist.inbox_page(_uow(write=False), current_user.username, _query(), roles=current_user.roles)
+    return render_template("inbox.html", page=page, entries=page.entries, query=page.query, pages=page.pages,
+                           show=request.args.get("show", ""), processes=page.processes)
 
 
 def _visible(item_id: str) -> None:

@@ -159,6 +159,17 @@ def test_more_than_25_items_are_paged(site, team):
     assert "<strong>2</strong>" in page
 
 
+def test_past_the_count_limit_the_heading_says_more_and_lists_every_item(site, team, monkeypatch):
+    monkeypatch.setitem(site.flask.config, "INBOX_COUNT_LIMIT", 2)  # 1000 unless configured
+    items = [first_step(site, team).id for _ in range(3)]
+    rows, page = inbox(site.browser(team.head))
+    assert sorted(rows) == sorted(items)
+    assert '<small class="muted">(2+)</small>' in page
+    assert "More than 2 steps are waiting; the filters narrow the list." in page
+    rows, page = inbox(site.browser(team.head), "?show=unclaimed&page=1")
+    assert len(rows) == 3 and "(2+)" in page
+
+
 @pytest.mark.parametrize("page", ["0", "-3", "abc", ""])
 def test_a_page_number_that_is_not_a_positive_number_shows_the_first_page(site, team, page):
     item = first_step(site, team)

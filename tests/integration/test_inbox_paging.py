@@ -1,0 +1,102 @@
+"""The inbox query on both backends: pages merged across grants in the global order, and the capped count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine import caseadmin, services, worklist
+from engine.worklist import InboxQuery
+from tests.conftest import add_office, add_user, fixture_file
+
+BASE = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_offices(app):
+    """SOP two_steps (step A for Klien with a 2 s standard time, step B for Duta without one) in offices T and U."""
+    add_office(app, "U", "Kantor Lain")
+    add_user(app, "ana", ("Klien", "T"), ("Klien", "U"))
+    add_user(app, "duta", ("Duta", "T"))
+    add_user(app, "both", ("Klien", "T"), ("Duta", "T"))
+    add_user(app, "pusat", ("Klien", None), ("Klien", "T"))  # every office, and one of them again
+    add_user(app, "boss", ("admin", None))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")])
+    return app
+
+
+def start(app, n, office):
+    case = services.start(app.uow(), "two_steps", actor="ana", office=office,
+                          clock=lambda: BASE + timedelta(minutes=n))
+    return case, services.show(app.uow(write=False), case.id)["work_items"][0]
+
+
+def page(app, user, **query):
+    result = worklist.inbox_page(app.uow(write=False), user, InboxQuery(**query))
+    return [e.item.id for e in result.entries], result
+
+
+def test_pages_of_two_grants_follow_one_order_across_both(two_offices):
+    app = two_offices
+    items = [start(app, n, "T" if n % 3 else "U")[1].id for n in range(7)]  # due in the order started
+    first, result = page(app, "ana", per_page=3)
+    assert first == items[:3] and result.total == 7 and result.pages == 3
+    assert page(app, "ana", per_page=3, page=2)[0] == items[3:6]
+    assert page(app, "ana", per_page=3, page=3)[0] == items[6:]
+    assert page(app, "ana", per_page=3, page=4)[0] == []
+    assert page(app, "ana", per_page=3, sort="waiting", page=2)[0] == items[3:6]
+    assert page(app, "ana", key="two_steps", per_page=3, page=2)[0] == items[3:6]
+
+
+def test_a_grant_in_every_office_and_one_in_an_office_list_each_item_once(two_offices):
+    app = two_offices
+    items = [start(app, n, "TU"[n % 2])[1].id for n in range(4)]
+    ids, result = page(app, "pusat")
+    assert ids == items and result.total == 4
+
+
+def test_items_without_a_due_time_come_after_those_with_one_on_both_backends(two_offices):
+    app = two_offices
+    _, late_b = start(app, 0, "T")
+    services.complete(app.uow(), late_b.id, actor="ana", clock=lambda: BASE + timedelta(minutes=1))
+    waiting_b = services.show(app.uow(write=False), late_b.instance_id)["work_items"][-1]
+    assert waiting_b.step_id == "B" and waiting_b.due_at is None
+    _, due_a = start(app, 5, "T")
+    assert page(app, "both")[0] == [due_a.id, waiting_b.id]
+    assert page(app, "both", sort="waiting")[0] == [waiting_b.id, due_a.id]
+
+
+def test_the_count_stops_past_its_limit_and_the_pages_go_on_while_they_are_full(two_offices):
+    app = two_offices
+    items = [start(app, n, "T")[1].id for n in range(6)]
+    ids, result = page(app, "ana", per_page=2, count_limit=3)
+    assert ids == items[:2]
+    assert result.total == 4 and result.more  # "3+": more than the limit, not how many more
+    assert result.pages == 2  # the pages the count covers
+    second = page(app, "ana", per_page=2, count_limit=3, page=2)[1]
+    assert second.pages == 3  # a full page beyond the count: a link to the next one
+    third_ids, third = page(app, "ana", per_page=2, count_limit=3, page=3)
+    assert third_ids == items[4:] and third.pages == 4
+    exact = page(app, "ana", per_page=2, count_limit=6)[1]
+    assert exact.total == 6 and not exact.more and exact.pages == 3
+
+
+def test_a_suspended_case_leaves_the_page_and_the_count(two_offices):
+    app = two_offices
+    (held, _), (_, kept) = start(app, 0, "T"), start(app, 1, "T")
+    caseadmin.suspend(app.uow(), held.id, actor="boss", reason="menunggu berkas")
+    ids, result = page(app, "ana")
+    assert ids == [kept.id] and result.total == 1
+
+
+def test_claimed_by_me_and_the_claims_of_others(two_offices):
+    app = two_offices
+    add_user(app, "ani", ("Klien", "T"))
+    mine, theirs, free = (start(app, n, "T")[1].id for n in range(3))
+    worklist.claim(app.uow(), mine, actor="ana")
+    worklist.claim(app.uow(), theirs, actor="ani")
+    assert page(app, "ana", mine=True)[0] == [mine]
+    assert page(app, "ana", unclaimed=True)[0] == [free]
+    ids, result = page(app, "ana")
+    assert ids == [mine, free] and result.total == 2
