@@ -148,6 +148,21 @@ class Directory:
         """The session row (username, created_at, last_seen_at), or None when it ended or never existed."""
         return self.conn.execute(select(t.sessions).where(t.sessions.c.id_hash == id_hash)).first()
 
+    def session_user(self, id_hash):
+        """A session with its account and the account's grants, in one query (the web UI asks at every request):
+        (session row, account row, {(office, role)}), or None when the session ended or never existed."""
+        s, u, r = t.sessions.c, t.users.c, t.user_roles.c
+        rows = self.conn.execute(
+            select(s.created_at, s.last_seen_at, u.username, u.full_name, u.active, u.language,
+                   r.office.label("grant_office"), r.role.label("grant_role"))
+            .join_from(t.sessions, t.users, u.username == s.username)
+            .outerjoin(t.user_roles, r.username == s.username)
+            .where(s.id_hash == id_hash)).all()
+        if not rows:
+            return None
+        grants = {(row.grant_office, row.grant_role) for row in rows if row.grant_role is not None}
+        return rows[0], rows[0], grants
+
     def touch_session(self, id_hash, now) -> None:
         self.conn.execute(update(t.sessions).where(t.sessions.c.id_hash == id_hash).values(last_seen_at=now))
 

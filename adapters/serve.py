@@ -32,8 +32,15 @@ def start_worker() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=os.environ.copy())
 
 
-def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, threads: int = 4) -> None:
-    """Serve until interrupted; stops the worker child on the way out."""
+def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, threads: int = 8) -> None:
+    """Serve until interrupted; stops the worker child on the way out.
+
+    gthread workers: each process serves `threads` requests at once. A request spends much of its time waiting for
+    the database (a dozen short queries), and a thread waiting lets another one run; CPU work is one thread at a
+    time per process (the GIL), so processes, not threads, use the cores: `workers` about 2 per core. B3
+    (bench/bench_web.py) measured 8 threads ahead of 1, 2 and 4 on 2 cores with PostgreSQL on the same machine.
+    A process holds at most `threads` database connections (its pool allows 15).
+    """
     worker = start_worker() if with_worker else None
     options = {
         "bind": f"{host}:{port}",

@@ -19,6 +19,8 @@ from webui.safety import local_path
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 _DUMMY_HASH = passwords.hash_password("not-a-real-password-only-for-timing")
+# Endpoints serving the site's static files, which never need to know who asks.
+PUBLIC_ASSETS = frozenset({"static", "vendor.asset"})
 # A session's last use is written at most this often (one small write a minute per active user, not per request).
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -78,16 +80,19 @@ def _load(username: str, session_id: str):
         return None
     now, id_hash = _now(), session_hash(session_id)
     idle, lifetime = _limits()
+    # The session, its account and the account's grants in one query: this runs at every request. Views take the
+    # grants from current_user rather than asking the database again within the request.
     with alur().uow(write=False) as uow:
-        live = uow.directory.session(id_hash)
-        if live is None or live.username != username:
-            return None  # logged out, ended by a new password or deactivation, or never opened
-        if now - live.last_seen_at > idle or now - live.created_at > lifetime:
-            return None
-        row = uow.directory.user(username)
-        if row is None or not row.active:
-            return None  # a deactivated account is locked out on its next request
-        roles = uow.directory.roles_of(username)
+        found = uow.directory.session_user(id_hash)
+    if found is None:
+        return None  # logged out, ended by a new password or deactivation, or never opened
+    live, row, roles = found
+    if row.username != username:
+        return None
+    if now - live.last_seen_at > idle or now - live.created_at > lifetime:
+        return None
+    if not row.active:
+        return None  # a deactivated account is locked out on its next request
     if now - live.last_seen_at > TOUCH_EVERY:
         with alur().uow() as uow:
             uow.directory.touch_session(id_hash, now)
@@ -236,5 +241,6 @@ def init_app(app) -> None:
 
     @app.before_request
     def _user_language():
-        if current_user.is_authenticated:
+        # The site's own scripts and styles need no user: loading one would cost a session lookup per file.
+        if request.endpoint not in PUBLIC_ASSETS and current_user.is_authenticated:
             g.user_language = current_user.language

@@ -60,7 +60,8 @@ def start(key):
 @bp.route("/kasus/<int(max=2147483647):instance_id>")
 @login_required
 def show(instance_id):
-    view = casefile.case_view(_alur().uow(write=False), instance_id, viewer=current_user.username)
+    view = casefile.case_view(_alur().uow(write=False), instance_id, viewer=current_user.username,
+                              roles=current_user.roles)
     return render_template("case.html", case=view)
 
 

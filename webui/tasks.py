@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 import forms
 from engine import casefile, services
-from engine.errors import EngineError, ExpressionInvalid, FormInvalid, RunawayLoop, StaleInstance
+from engine.errors import AlurError, EngineError, ExpressionInvalid, FormInvalid, RunawayLoop, StaleInstance
 from engine.model import IncomingFile
 from webui import errors
 
@@ -39,8 +39,10 @@ def incoming_files(files) -> dict[str, IncomingFile]:
 
 
 def _render(view, values=None, errors=None, status=200):
-    with _alur().uow(write=False) as uow:
-        candidates = uow.directory.holders(view.item.role, view.item.office) if view.may_reassign else []
+    candidates = []
+    if view.may_reassign:  # only an admin's page offers reassigning: no connection for everybody else's
+        with _alur().uow(write=False) as uow:
+            candidates = uow.directory.holders(view.item.role, view.item.office)
     fields = forms.render_fields(view.form, values=values, errors=errors)
     return render_template("task.html", view=view, case=view.case, fields=fields, errors=errors or {},
                            candidates=candidates), status
@@ -49,7 +51,8 @@ def _render(view, values=None, errors=None, status=200):
 @bp.route("/tugas/<item_id>")
 @login_required
 def show(item_id):
-    view = casefile.task_view(_alur().uow(write=False), item_id, viewer=current_user.username)
+    view = casefile.task_view(_alur().uow(write=False), item_id, viewer=current_user.username,
+                              roles=current_user.roles)
     return _render(view)
 
 
@@ -63,18 +66,27 @@ def _typed() -> dict:
 @login_required
 def submit(item_id):
     alur = _alur()
-    # A step of an office outside the user's grants is answered as if its id did not exist.
-    casefile.check_not_hidden(alur.uow(write=False), viewer=current_user.username, work_item_id=item_id)
     try:
-        instance = services.complete(alur.uow(), item_id, actor=current_user.username, data=request.form,
-                                     files=incoming_files(request.files), store=current_app.extensions["alur_files"])
+        # complete() refuses a step the user does not hold the role of; only a refusal can concern a step that
+        # must stay hidden, so the check below runs on the way out instead of as a query before every completion.
+        try:
+            instance = services.complete(alur.uow(), item_id, actor=current_user.username, data=request.form,
+                                         files=incoming_files(request.files),
+                                         store=current_app.extensions["alur_files"])
+        except AlurError:
+            # A step of an office outside the user's grants is answered as if its id did not exist.
+            casefile.check_not_hidden(alur.uow(write=False), viewer=current_user.username, work_item_id=item_id,
+                                      roles=current_user.roles)
+            raise
     except FormInvalid as err:
-        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username)
+        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username,
+                                  roles=current_user.roles)
         flash(gettext("The step was not completed: please correct the fields marked below."), "error")
         return _render(view, values=err.values or _typed(), errors=err.fields, status=400)
     except (EngineError, ExpressionInvalid, RunawayLoop, StaleInstance) as err:
         # Nothing was saved and the step still waits: its form comes back with everything typed, and the reason.
-        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username)
+        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username,
+                                  roles=current_user.roles)
         status, message, detail = errors.explain(err)
         flash(f"{message} {detail}" if detail else message, "error")
         return _render(view, values=_typed(), status=status)
