@@ -202,21 +202,22 @@ def cmd_show(app, args):
 
 
 def _worker_round(app, postman, args) -> bool:
-    """Fire due timers, then send due e-mail, up to --batch of each; True when either batch was full (more wait)."""
+    """Fire due timers, then send due e-mail, up to --batch of each; True when it did any (more may wait)."""
     fired = services.fire_due_timers(app.uow, limit=args.batch)
     if fired or args.once:
         print(f"fired {fired} timer(s)", flush=True)
     sent = postman.round(limit=args.batch)  # logs its own failures: a mail server's trouble stops no timer
     if sent:
         print(f"sent {sent} e-mail(s)", flush=True)
-    return fired >= args.batch or sent >= args.batch
+    return bool(fired or sent)
 
 
 def cmd_worker(app, args):
     """Fire timers and send e-mail until stopped; a failed round (the database away) is retried with backoff.
 
-    A round that filled its batch is followed at once by the next, so a backlog is drained without pauses; the
-    worker sleeps --interval only when it found less than a batch to do.
+    A round that fired or sent anything is followed at once by the next, so a backlog is drained without pauses
+    (with several workers each round's share may be less than a batch); the worker sleeps --interval only after
+    a round with nothing to do.
     """
     postman = mail.Postman(app.uow, app.mailer)
     failures = 0
@@ -309,9 +310,10 @@ def build_parser():
     serve = sub.add_parser("serve", help="run the web UI (gunicorn)")
     serve.add_argument("--host", default=os.environ.get("ALUR_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("ALUR_PORT", "8000")))
-    serve.add_argument("--workers", type=int, default=2, help="web processes (default 2)")
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("ALUR_WEB_THREADS", "4")),
-                       help="request threads per web process (default 4)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("ALUR_WEB_WORKERS", "2")),
+                       help="web processes (default 2)")
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("ALUR_WEB_THREADS", "8")),
+                       help="request threads per web process (default 8)")
     serve.add_argument("--with-worker", action="store_true", help="also run the timer worker as a child process")
     serve.set_defaults(func=cmd_serve)
     return p

@@ -15,6 +15,14 @@ def _message(row) -> OutboxMessage:
     return OutboxMessage(**{f: getattr(row, f) for f in _COLUMNS})
 
 
+# ON CONFLICT DO NOTHING, not a check first: a concurrent duplicate must not fail the engine's transaction. Built
+# once per dialect, its values given as parameters, so queuing a message builds and compiles no statement. SQLAlchemy
+# keeps an INSERT's rowcount only when asked (preserve_rowcount): without it add() said False on PostgreSQL.
+_ADD = {name: dialect.insert(t.outbox).inline().on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .execution_options(preserve_rowcount=True)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
 class Outbox:
     def __init__(self, conn):
         self.conn = conn
@@ -24,10 +32,18 @@ class Outbox:
         """Queue a message; False (and nothing written) when its dedupe_key is queued already."""
         values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
         values["next_attempt_at"] = m.next_attempt_at or m.created_at
+        return self.conn.execute(_ADD[self.dialect if self.dialect == "postgresql" else "sqlite"], values).rowcount == 1
+
+    def add_many(self, messages) -> int:
+        """Queue several messages in one statement; how many were new (a dedupe_key queued already is skipped)."""
+        rows = [{**{f: getattr(m, f) for f in _COLUMNS if f != "id"}, "next_attempt_at": m.next_attempt_at
+                 or m.created_at} for m in messages]
+        if not rows:
+            return 0
         dialect = postgresql if self.dialect == "postgresql" else sqlite
-        # ON CONFLICT DO NOTHING, not a check first: a concurrent duplicate must not fail the engine's transaction.
-        query = dialect.insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return self.conn.execute(query).rowcount == 1
+        query = (dialect.insert(t.outbox).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .execution_options(preserve_rowcount=True))
+        return self.conn.execute(query).rowcount
 
     def claim(self, now, limit, lease_until) -> list[OutboxMessage]:
         """Take due messages (pending, or sending with an expired lease) for one sender until `lease_until`."""

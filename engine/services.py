@@ -383,40 +383,41 @@ def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem
 
 
 def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
-    """Fire due timers, earliest first, one per transaction, until none is left or `limit` were tried.
+    """Fire the first `limit` due timers, earliest first, one per transaction; safe with several workers at once.
 
-    Each transaction claims the next due timer whose case nobody holds (on PostgreSQL by locking the case with
-    SKIP LOCKED), so several workers share the backlog instead of contending for the same cases. A timer that
-    could not fire is logged and left for the next sweep; it does not stop the others.
+    Each transaction claims the earliest of them whose case no other transaction holds, locking that case (SKIP
+    LOCKED on PostgreSQL): workers sweeping the same due timers take different cases side by side instead of
+    queueing behind each other. A timer that could not fire is logged and left for the next sweep.
     """
-    fired, passed = 0, set()
-    for _ in range(limit):
-        outcome = _fire_one(uow_factory, clock, passed)
+    with uow_factory(write=False) as uow:
+        remaining = [timer.id for timer in uow.timers.due(clock(), limit)]
+    fired = 0
+    while remaining:
+        outcome = _fire_one(uow_factory, remaining, clock)
         if outcome is None:
-            break
+            break  # the rest are held by other workers, or were fired or cancelled meanwhile
         fired += outcome
     return fired
 
 
-def _fire_one(uow_factory, clock, passed) -> int | None:
-    """Claim and fire the next due timer not in `passed`: 1 if it fired, 0 if not (it joins `passed`), None if
-    no due timer is left to claim."""
+def _fire_one(uow_factory, remaining, clock) -> int | None:
+    """Claim the earliest claimable of `remaining` (and drop it from the list) and fire it: 1, or 0 when it could
+    not fire; None when none of them can be claimed now."""
     timer = None
     try:
         with uow_factory() as uow:
-            now = clock()
-            claimed = uow.timers.claim_due(now, skip=passed)
+            now = clock()  # each timer's own moment: what its audit event and e-mails say
+            claimed = uow.timers.claim(remaining, now)
             if claimed is None:
                 return None
-            timer, instance = claimed  # the case is locked: no completion or other worker changes it meanwhile
+            timer, instance = claimed
+            remaining.remove(timer.id)
             if not any(t.id == timer.id and t.due_at <= now for t in uow.timers.waiting_for_instance(instance.id)):
-                passed.add(timer.id)
                 return 0  # fired, cancelled or moved by a transaction that committed since the claim's snapshot
             deployment, workflow = load_case(uow, instance)
             due_time = due_time_for(uow, instance.office, deployment)
             snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
             if snapshot is None:
-                passed.add(timer.id)
                 return 0
             _save(uow, instance, workflow, snapshot, deployment, now, None)
             uow.commit()
@@ -424,7 +425,6 @@ def _fire_one(uow_factory, clock, passed) -> int | None:
     except AlurError as err:  # rolled back; one case's broken timer must not stop every other case's timers
         if timer is None:
             raise
-        passed.add(timer.id)
         log.warning("A timer of case %s could not fire (event %s); it is tried again next round: %s",
                     timer.instance_id, timer.event_id, err)
         return 0

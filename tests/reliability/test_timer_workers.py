@@ -139,9 +139,16 @@ def test_a_worker_outlives_a_database_outage_and_fires_what_fell_due_meanwhile(p
     alur, url = pg_app
     with alur.engine.begin() as conn:  # the worker's tables are away, as when the server is down or restored
         conn.exec_driver_sql("ALTER TABLE timers RENAME TO timers_away")
-    [proc] = workers(url, tmp_path, 1)
+    log = tmp_path / "worker.err"
+    env = {**os.environ, "ALUR_DATABASE_URL": url, "ALUR_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ALUR_SMTP_HOST", None)
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([str(ALUR), "worker", "--interval", "0.2"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=stderr)
     try:
-        time.sleep(2.0)  # rounds fail and are retried with backoff
+        deadline = time.monotonic() + 60  # its start-up takes a while on a loaded machine
+        while "worker round failed (2 in a row)" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)  # rounds fail and are retried with backoff
         assert proc.poll() is None, "the worker exited during the outage"
         with alur.engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE timers_away RENAME TO timers")
@@ -149,6 +156,50 @@ def test_a_worker_outlives_a_database_outage_and_fires_what_fell_due_meanwhile(p
         counts = wait_until_fired(alur, 3, timeout=30)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
     assert len(counts) == 3 and set(counts.values()) == {1}
-    assert "worker round failed (1 in a row)" in err
+    assert "worker round failed (1 in a row)" in log.read_text()
+
+
+def test_concurrent_claims_take_different_cases_at_once_and_a_held_case_fires_later(pg_app):
+    """A sweep claims the earliest due timer whose case nobody holds (SKIP LOCKED): two transactions claiming from
+    the same timers get different cases without waiting, and a sweep meanwhile fires only the third; the held
+    ones fire in a later sweep, each once."""
+    alur, _ = pg_app
+    start_cases(alur, 3, datetime.now(UTC) - timedelta(minutes=1))
+    now = services.utcnow()
+    with alur.uow(write=False) as uow:
+        ids = [timer.id for timer in uow.timers.due(now, 10)]
+    with alur.uow() as first, alur.uow() as second:
+        second.conn.exec_driver_sql("SET LOCAL lock_timeout = '3s'")  # without SKIP LOCKED this claim would wait
+        timer_a, case_a = first.timers.claim(ids, now)
+        assert timer_a.id == ids[0] and case_a.status == "running"  # the earliest due
+        assert second.timers.claim(ids[:1], now) is None  # held: passed over at once
+        timer_b, case_b = second.timers.claim(ids, now)
+        assert timer_b.id == ids[1] and case_b.id != case_a.id
+        assert services.fire_due_timers(alur.uow, limit=10) == 1  # the third case; the two held ones wait
+    assert services.fire_due_timers(alur.uow, limit=10) == 2
+    with alur.uow() as uow:
+        assert uow.timers.claim(ids, now) is None  # all fired: nothing left to claim
+    waiting, counts = fired_counts(alur)
+    assert waiting == 0 and len(counts) == 3 and set(counts.values()) == {1}
+
+
+def test_a_worker_with_a_backlog_does_not_sleep_between_rounds(tmp_path):
+    """--interval is the pause after a round with nothing to do; a round that fired timers is followed by the next."""
+    url = f"sqlite:///{tmp_path / 'alur.db'}"
+    alur = make_app(url, tmp_path)
+    add_office(alur, "T", "Kantor Uji")
+    add_user(alur, "ana", ("Klien", "T"))
+    services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    start_cases(alur, 35, datetime.now(UTC) - timedelta(minutes=1))
+    env = {**os.environ, "ALUR_DATABASE_URL": url, "ALUR_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ALUR_SMTP_HOST", None)
+    proc = subprocess.Popen([str(ALUR), "worker", "--batch", "10", "--interval", "60"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        counts = wait_until_fired(alur, 35, timeout=30)  # four rounds: three full, then one of 5
+    finally:
+        errors = stop([proc])
+    assert errors == [] and len(counts) == 35 and set(counts.values()) == {1}
+    alur.engine.dispose()
