@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, postgres_schema, print_table, summary, write_result
+from common import ROOT, database, machine, print_table, summary, write_result
 from SpiffWorkflow.util.task import TaskState
 
 import forms
@@ -84,15 +84,9 @@ def run_case(app, deployment, office: str, data_of: dict) -> tuple[float, float,
 def run_engine(backend: str, cases: int, warmup: int):
     """Deploy the seed SOPs on a fresh database and run whole SOP 003 cases; (result, pg version) or (None, why)."""
     with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
-        version = drop = None
-        if backend == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'alur.db'}"
-        elif backend == "postgresql":
-            url, drop, version = postgres_schema()
-            if url is None:
-                return None, f"postgresql skipped: {drop}"
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
+        url, drop, version = database(backend, tmp)
+        if url is None:
+            return None, f"postgresql skipped: {drop}"
         app = bootstrap.build({"ALUR_DATABASE_URL": url, "ALUR_DATA_DIR": str(Path(tmp) / "data")})
         try:
             bootstrap.upgrade_schema(app)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, postgres_schema, print_table, summary, write_result
+from common import database, machine, print_table, summary, write_result
 
 from adapters import bootstrap
 from adapters.sql import Office
@@ -164,15 +164,9 @@ def timed(fn) -> float:
 def run_backend(backend: str, steps: int, warmup: int, runs: int, profiler=None):
     """(results, PostgreSQL version) or (None, why it was skipped)."""
     with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
-        version = drop = None
-        if backend == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'alur.db'}"
-        elif backend == "postgresql":
-            url, drop, version = postgres_schema()
-            if url is None:
-                return None, f"postgresql skipped: {drop}"
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
+        url, drop, version = database(backend, tmp)
+        if url is None:
+            return None, f"postgresql skipped: {drop}"
         app = build_app(url, Path(tmp) / "data")
         samples = {"lint": [], "check": [], "deploy": [], "web": []}
         try:

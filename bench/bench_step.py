@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, postgres_schema, print_table, summary, write_result  # noqa: E402
+from common import RESULTS, database, machine, print_table, summary, write_result  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from adapters import bootstrap  # noqa: E402
@@ -194,15 +194,9 @@ def engine_run(backend: str, args, diagram: bytes, key: str, roles, warmup: int,
                subprocess_specs, cold: bool):
     """One engine run on a fresh database, with its own interleaved raw run; (results, version) or (None, why)."""
     with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
-        version = None
-        if backend == "sqlite":
-            url, drop = f"sqlite:///{Path(tmp) / 'alur.db'}", None
-        elif backend == "postgresql":
-            url, drop, version = postgres_schema()
-            if url is None:
-                return None, f"postgresql skipped: {drop}"
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
+        url, drop, version = database(backend, tmp)
+        if url is None:
+            return None, f"postgresql skipped: {drop}"
         app = build_app(url, Path(tmp) / "data", roles)
         profiler = None
         if args.profile:

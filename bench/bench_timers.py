@@ -315,12 +315,15 @@ def phase_lag(url, data_dir, engine, args, n) -> dict:
         drained = wait_drained(engine, before + n, args.warmup + window + max(60.0, n / 20))
     finally:
         problems = stop_workers(procs)
-    rows = fired_rows(engine, since)
-    stats = common.summary([max(0.0, (at - due).total_seconds()) for due, at in rows]) if rows else {}
+    rows = sorted(fired_rows(engine, since))
+    lags = [max(0.0, (at - due).total_seconds()) for due, at in rows]
+    stats, tenth = common.summary(lags) if lags else {}, max(1, len(lags) // 10)
     return {"timers": n, "fired": len(rows), "drained": drained, "rate_per_s": args.rate, "window_s": window,
             "fired_before_due": sum(1 for due, at in rows if at < due),
             **{f"lag_{k}_s": stats.get(f"{m}_ms", 0) / 1000 for k, m in
                (("p50", "median"), ("p95", "p95"), ("p99", "p99"), ("max", "max"))},
+            # The worst lag in each tenth of the window: a burst (the machine busy elsewhere) or a steady rise?
+            "lag_max_s_by_tenth": [round(max(lags[i:i + tenth]), 2) for i in range(0, len(lags), tenth)],
             "check": exactly_once(engine, before + n), "worker_errors": problems}
 
 

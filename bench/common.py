@@ -53,6 +53,16 @@ def postgres_schema():
     return f"{POSTGRES_URL}?options=-csearch_path%3D{name}", drop, version
 
 
+def database(backend: str, folder):
+    """A fresh database of `backend` ("sqlite" in `folder`, or a PostgreSQL throwaway schema): (url, drop or None,
+    PostgreSQL version or None); when PostgreSQL is unreachable, (None, why, None)."""
+    if backend == "sqlite":
+        return f"sqlite:///{Path(folder) / 'alur.db'}", None, None
+    if backend == "postgresql":
+        return postgres_schema()
+    raise SystemExit(f"unknown backend {backend!r}")
+
+
 def postgres_version() -> str | None:
     try:
         engine = create_engine(POSTGRES_URL)
