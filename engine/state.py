@@ -218,9 +218,5 @@ class WorkflowCache:
         with self._lock:
             self._items.clear()
 
-    def discard(self, instance_id) -> None:
-        with self._lock:
-            self._items.pop(instance_id, None)
-
     def __len__(self) -> int:
         return len(self._items)
