@@ -57,6 +57,11 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | or
 
 def dump(workflow: BpmnWorkflow) -> str:
     """Serialize a workflow's state without its spec: SpiffWorkflow's format, in one pass over the tasks."""
+    if not workflow.subprocesses:
+        try:
+            return _dump_fast(workflow)
+        except TypeError:  # e.g. an integer too large for orjson: the standard library encodes everything JSON can
+            pass
     _REGISTRY._encoder_mode = True  # noqa: SLF001 - what serialize_json sets: dicts are cleaned, not walked
     try:
         # Call activities (subprocesses) take SpiffWorkflow's own converter: rare, and not hot.
@@ -66,8 +71,40 @@ def dump(workflow: BpmnWorkflow) -> str:
         _REGISTRY._encoder_mode = False  # noqa: SLF001
     try:
         return orjson.dumps(dct, default=_ENCODER.default, option=_ORJSON_OPTIONS).decode()
-    except TypeError:  # e.g. an integer too large for orjson: the standard library encodes everything JSON can
+    except TypeError:
         return json.dumps(dct, cls=STATE._encoder_cls)  # noqa: SLF001
+
+
+# A finished task never changes again (SpiffWorkflow only moves tasks that are not finished; Alur stamps only waiting
+# timers), so its JSON is kept on the workflow object between dumps, checked against its state, its last state change
+# and its number of children: only the tasks a step touched are encoded again.
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+
+
+def _dump_fast(workflow: BpmnWorkflow) -> str:
+    """dump() for a workflow without subprocesses: each finished task's JSON is encoded once and reused."""
+    kept = workflow.__dict__.setdefault("_alur_task_json", {})
+    text = _id_texts(workflow)
+    tasks = {}
+    _REGISTRY._encoder_mode = True  # noqa: SLF001
+    try:
+        for uid, task in workflow.tasks.items():
+            key = text(uid)
+            if task._state & _FINISHED:  # noqa: SLF001
+                mark = (task._state, task.last_state_change, len(task._children))  # noqa: SLF001
+                entry = kept.get(key)
+                if entry is None or entry[0] != mark:
+                    encoded = orjson.dumps(_task_dict(task, text), default=_ENCODER.default, option=_ORJSON_OPTIONS)
+                    # A copy of the exact size: orjson's own result keeps a buffer of 4 KiB or more.
+                    entry = kept[key] = (mark, orjson.Fragment(memoryview(encoded).tobytes()))
+                tasks[key] = entry[1]
+            else:
+                tasks[key] = _task_dict(task, text)
+        dct = _workflow_dict(workflow, tasks)
+        dct[STATE.VERSION_KEY] = STATE.VERSION
+        return orjson.dumps(dct, default=_ENCODER.default, option=_ORJSON_OPTIONS).decode()
+    finally:
+        _REGISTRY._encoder_mode = False  # noqa: SLF001
 
 
 def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
@@ -78,12 +115,11 @@ def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
     return STATE.from_dict(dct)
 
 
-def _workflow_dict(workflow: BpmnWorkflow) -> dict:
-    """What STATE.to_dict(workflow) returns for a workflow without subprocesses."""
+def _workflow_dict(workflow: BpmnWorkflow, tasks: dict | None = None) -> dict:
+    """What STATE.to_dict(workflow) returns for a workflow without subprocesses (with `tasks` when given)."""
     text = _id_texts(workflow)
-    tasks = {}
-    for uid, task in workflow.tasks.items():
-        tasks[text(uid)] = _task_dict(task, text)
+    if tasks is None:
+        tasks = {text(uid): _task_dict(task, text) for uid, task in workflow.tasks.items()}
     last = workflow.last_task
     return {
         "data": _REGISTRY.convert(_REGISTRY.clean(workflow.data)),

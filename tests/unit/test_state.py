@@ -74,6 +74,26 @@ def test_the_fast_dump_writes_what_spiffworkflow_writes_at_every_step(name):
     assert changes >= 3
 
 
+@pytest.mark.parametrize("name", DIAGRAMS)
+def test_the_fast_walk_finds_the_live_tasks_get_tasks_finds_in_its_order_at_every_step(name):
+    live = TaskState.READY | TaskState.WAITING
+    seen = 0
+    for workflow, _, _ in _walk(name):
+        ours = runtime._live_tasks(workflow)  # noqa: SLF001
+        assert [t.id for t in ours] == [t.id for t in workflow.get_tasks(state=live)]
+        seen += len(ours)
+    assert seen >= 3
+
+
+def test_a_finished_task_is_encoded_again_when_it_changes_state():
+    [(workflow, _, _), *_] = list(_walk("decision_loop.bpmn", steps=0))
+    state.dump(workflow)
+    finished = next(t for t in workflow.tasks.values() if t.has_state(TaskState.COMPLETED))
+    finished._state = TaskState.CANCELLED  # noqa: SLF001 - as a reset would move it
+    finished.last_state_change += 1
+    assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
+
+
 def test_a_workflow_saved_by_spiffworkflow_loads_and_goes_on():
     *_, (workflow, spec, subprocess_specs) = _walk("decision_loop.bpmn", steps=3)
     restored = runtime.load(state.STATE.serialize_json(workflow), spec, subprocess_specs)
