@@ -40,6 +40,18 @@ def _file_bytes(entry: dict) -> tuple[str, bytes]:
     return entry["filename"], entry["xml"].encode("utf-8")
 
 
+def _names():
+    c = t.deployments.c
+    newest = select(c.key, func.max(c.version).label("version")).group_by(c.key).subquery()
+    return (select(c.key, c.name).join(newest, and_(c.key == newest.c.key, c.version == newest.c.version))
+            .order_by(c.name))
+
+
+_NAMES = _names()
+_NAMES_MARK = select(func.count(), func.max(t.deployments.c.id)).select_from(t.deployments)
+_NAMES_KEY = "names"  # in the per-process cache next to the deployments by id (Deployments.of_case)
+
+
 class Deployments:
     def __init__(self, conn, cache: dict | None = None):
         self.conn = conn
@@ -131,13 +143,18 @@ class Deployments:
         return self._one(t.deployments.c.key == key, t.deployments.c.version == version)
 
     def names(self) -> list[tuple[str, str]]:
-        """(key, name of its newest version) of every deployed process, without parsing any step table."""
-        c = t.deployments.c
-        newest = select(c.key, func.max(c.version).label("version")).group_by(c.key).subquery()
-        rows = self.conn.execute(select(c.key, c.name).join(newest, and_(c.key == newest.c.key,
-                                                                         c.version == newest.c.version))
-                                 .order_by(c.name))
-        return [(r.key, r.name) for r in rows]
+        """(key, name of its newest version) of every deployed process, without parsing any step table.
+
+        Every inbox page shows them. A version is only ever added (retiring one changes neither its key nor its
+        name), so the list is kept per process with the number of versions and the highest id it was read at,
+        and read again once either differs: one small query instead of the grouped one, as fresh as before."""
+        mark = tuple(self.conn.execute(_NAMES_MARK).one())
+        cached = self._cache.get(_NAMES_KEY)
+        if cached is not None and cached[0] == mark:
+            return list(cached[1])
+        names = [(r.key, r.name) for r in self.conn.execute(_NAMES)]
+        self._cache[_NAMES_KEY] = (mark, tuple(names))
+        return names
 
     def list(self):
         rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from threading import Lock
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
@@ -43,6 +44,7 @@ class Attachments:
 
 # Read on every step, so built once (building a SQLAlchemy expression costs more than running it on SQLite).
 _OFFICE = select(t.offices).where(t.offices.c.code == bindparam("code"))
+_VERSION = select(t.counters.c.value).where(t.counters.c.name == "directory")
 _USER_GRANTS = (select(t.users.c.active, t.user_roles.c.office, t.user_roles.c.role)
                 .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.username == t.users.c.username))
                 .where(t.users.c.username == bindparam("username")))
@@ -57,13 +59,72 @@ _HOLDERS_AND_CONTACTS = (
     .order_by(t.users.c.username))
 
 
-class Directory:
-    """Offices, users and role grants."""
+# Run at every request of the web UI (webui/auth.py), so built once.
+_SESSION_USER = (
+    select(t.sessions.c.created_at, t.sessions.c.last_seen_at, t.users.c.username, t.users.c.full_name,
+           t.users.c.active, t.users.c.language, t.user_roles.c.office.label("grant_office"),
+           t.user_roles.c.role.label("grant_role"))
+    .join_from(t.sessions, t.users, t.users.c.username == t.sessions.c.username)
+    .outerjoin(t.user_roles, t.user_roles.c.username == t.sessions.c.username)
+    .where(t.sessions.c.id_hash == bindparam("id_hash")))
 
-    def __init__(self, conn):
-        self.conn = conn
+
+class DirectoryCache:
+    """What steps read from the directory, kept per process and database as of one directory version.
+
+    The database bumps `counters.directory` whenever offices, office days, users, grants or lane roles change
+    (triggers, migration 0009), in the changing transaction. A step reads the version together with its lock
+    (Instances.lock_item) and pins it (Directory.pin): its reads of grants, offices, calendars, lane roles and
+    holders then come from here while the version stands, and are read afresh, in every process, once it moves.
+    An entry read by a transaction that saw an older version than the cache holds is not kept."""
+
+    def __init__(self, size: int = 4096):
+        self._lock = Lock()
+        self._version, self._entries, self._size = None, {}, size
+        self.hits = self.misses = 0
+
+    def get(self, version: int, key, load):
+        with self._lock:
+            if version == self._version and key in self._entries:
+                self.hits += 1
+                return self._entries[key]
+            self.misses += 1
+        value = load()
+        with self._lock:
+            if self._version is None or version > self._version:
+                self._version, self._entries = version, {}
+            if version == self._version and len(self._entries) < self._size:
+                self._entries[key] = value
+        return value
+
+
+class Directory:
+    """Offices, users and role grants.
+
+    After pin(version), the reads a step makes (office, office_calendar, roles_of, lane_roles, holders_and_contacts)
+    come from the process's DirectoryCache while that version stands. Only transactions that do not change the
+    directory pin."""
+
+    def __init__(self, conn, cache: DirectoryCache | None = None):
+        self.conn, self._cache, self._version = conn, cache, None
+
+    def pin(self, version: int | None) -> None:
+        """Read through the process's cache as of `version` of the directory (read in this transaction)."""
+        self._version = version
+
+    def version(self) -> int | None:
+        """The directory's version now (None when the database has no counter for it)."""
+        return self.conn.execute(_VERSION).scalar()
+
+    def _cached(self, key, load):
+        if self._version is None or self._cache is None:
+            return load()
+        return self._cache.get(self._version, key, load)
 
     def office(self, code):
+        return self._cached(("office", code), lambda: self._office(code))
+
+    def _office(self, code):
         row = self.conn.execute(_OFFICE, {"code": code}).first() if code else None
         return _office(row) if row else None
 
@@ -96,6 +157,9 @@ class Directory:
 
     def office_calendar(self, code) -> OfficeCalendar | None:
         """The office's working calendar: its time zone and hours, national holidays and its own exceptions."""
+        return self._cached(("calendar", code), lambda: self._office_calendar(code))
+
+    def _office_calendar(self, code) -> OfficeCalendar | None:
         row = self.conn.execute(select(t.offices).where(t.offices.c.code == code)).first() if code else None
         if row is None:
             return None
@@ -151,13 +215,7 @@ class Directory:
     def session_user(self, id_hash):
         """A session with its account and the account's grants, in one query (the web UI asks at every request):
         (session row, account row, {(office, role)}), or None when the session ended or never existed."""
-        s, u, r = t.sessions.c, t.users.c, t.user_roles.c
-        rows = self.conn.execute(
-            select(s.created_at, s.last_seen_at, u.username, u.full_name, u.active, u.language,
-                   r.office.label("grant_office"), r.role.label("grant_role"))
-            .join_from(t.sessions, t.users, u.username == s.username)
-            .outerjoin(t.user_roles, r.username == s.username)
-            .where(s.id_hash == id_hash)).all()
+        rows = self.conn.execute(_SESSION_USER, {"id_hash": id_hash}).all()
         if not rows:
             return None
         grants = {(row.grant_office, row.grant_role) for row in rows if row.grant_role is not None}
@@ -196,6 +254,9 @@ class Directory:
         names = sorted(set(roles))
         if not names:
             return {}, {}
+        return self._cached(("holders", tuple(names), office), lambda: self._holders_and_contacts(names, office))
+
+    def _holders_and_contacts(self, names, office):
         rows = self.conn.execute(_HOLDERS_AND_CONTACTS, {"roles": names, "office": office})
         holders: dict[str, list[str]] = {}
         contacts: dict[str, Contact] = {}
@@ -244,10 +305,13 @@ class Directory:
 
     def roles_of(self, username):
         """The grants of an active user; an inactive one holds nothing, from the moment it is deactivated."""
+        return set(self._cached(("grants", username), lambda: self._roles_of(username)))  # a copy: callers own it
+
+    def _roles_of(self, username):
         rows = self.conn.execute(_USER_GRANTS, {"username": username}).all()  # one query: the user and the grants
         if not rows or not rows[0].active:
-            return set()
-        return {(r.office, r.role) for r in rows if r.role is not None}
+            return frozenset()
+        return frozenset((r.office, r.role) for r in rows if r.role is not None)
 
     def users(self, username=None):
         """Users (all, or the one named) with their grants, active or not, in two queries."""
@@ -275,7 +339,8 @@ class Directory:
 
     def lane_roles(self, key) -> dict[str, str]:
         """The lanes of an SOP whose work a role not named like the lane does: lane -> role."""
-        return {r.lane: r.role for r in self.conn.execute(_LANE_ROLES, {"key": key})}
+        return dict(self._cached(("lanes", key), lambda: {r.lane: r.role for r in self.conn.execute(_LANE_ROLES,
+                                                                                                   {"key": key})}))
 
     def set_lane_role(self, key, lane, role) -> None:
         """Map a lane to a role; None maps it back to the role named like the lane."""

@@ -14,6 +14,7 @@ parameters, and reused: building a union of selects costs more Python than runni
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import itemgetter
 
 from sqlalchemy import and_, bindparam, func, or_, select, union_all
 
@@ -21,6 +22,7 @@ from adapters import tables as t
 from engine.model import InboxEntry, WorkItem
 
 _FIELDS = tuple(WorkItem.__dataclass_fields__)
+_CASE_FIELDS = ("key", "number", "process_name", "timezone")
 
 
 def grant_pairs(roles) -> list[tuple[str, str | None]]:
@@ -110,5 +112,12 @@ def inbox_entries(conn, roles, user, query, now) -> tuple[list[InboxEntry], int]
     if total <= query.count_limit and total <= query.offset:
         return [], total  # past the end: no page to read
     rows = conn.execute(page, params)
-    return [InboxEntry(WorkItem(**{f: getattr(r, f) for f in _FIELDS}), r.key, r.number, r.process_name,
-                       r.timezone or "Asia/Jakarta") for r in rows], total
+    # Each row's values taken by position, found once per page, rather than field by field by name.
+    columns = list(rows.keys())
+    item_values = itemgetter(*(columns.index(f) for f in _FIELDS))
+    case_values = itemgetter(*(columns.index(f) for f in _CASE_FIELDS))
+    entries = []
+    for r in rows:
+        key, number, process_name, timezone = case_values(r)
+        entries.append(InboxEntry(WorkItem(*item_values(r)), key, number, process_name, timezone or "Asia/Jakarta"))
+    return entries, total

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import any_, bindparam, create_engine, event, func, insert, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -15,7 +16,13 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from adapters import inbox_sql
 from adapters import tables as t
 from adapters.deployments import Deployments
-from adapters.directory import Attachments, Directory, LoginAttempts, Office  # noqa: F401 - Office is re-exported
+from adapters.directory import (  # noqa: F401 - Office is re-exported
+    Attachments,
+    Directory,
+    DirectoryCache,
+    LoginAttempts,
+    Office,
+)
 from adapters.drafts import Drafts
 from adapters.outbox import Outbox
 from engine.errors import StaleInstance
@@ -50,6 +57,27 @@ def make_engine(url: str) -> Engine:
 
 
 PING_AFTER_IDLE_SECONDS = 10.0
+_RAW = {}
+
+
+_PSYCOPG = postgresql.psycopg.dialect()
+
+
+def _raw_sql(statement, keys) -> tuple[str, dict]:
+    """A prebuilt write as psycopg's own SQL (for the parameters named `keys`), compiled once; with the values
+    of the literals it binds (`state = 'ready'`)."""
+    key = (statement, keys)  # the statement itself, not its id: an id may be reused once an object is gone
+    found = _RAW.get(key)
+    if found is None:
+        compiled = _PIPED.get(id(statement), statement).compile(dialect=_PSYCOPG, column_keys=list(keys))
+        found = _RAW[key] = (str(compiled), {k: v for k, v in compiled.params.items() if k not in keys})
+    return found
+
+
+def _raw_params(literals: dict, params: dict) -> dict:
+    """Parameters as psycopg takes them: aware datetimes as the naive UTC the columns hold (UtcDateTime)."""
+    return {**literals, **{k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+                           for k, v in params.items()}}
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -77,10 +105,18 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError() from err
 
 
+def _labelled(table, prefix, skip=None) -> list:
+    """A table's columns labelled `prefix` + name, to read two tables' rows from one statement (`skip`: left out)."""
+    return [c.label(f"{prefix}{c.name}") for c in table.c if c.name != skip]
+
+
+def _from_row(cls, row, prefix="", skip=None):
+    """The dataclass `cls` from a row's columns named `prefix` + field (`skip`: left out, None)."""
+    values = {f: getattr(row, f"{prefix}{f}") for f in cls.__dataclass_fields__ if f != skip}
+    return cls(**values, **({skip: None} if skip else {}))
+
+
 # Statements of a step, built once: building SQLAlchemy expressions costs more than running them on SQLite.
-_ITEM_CASE = select(t.work_items.c.instance_id).where(t.work_items.c.id == bindparam("item")).scalar_subquery()
-_INSTANCE_OF_ITEM = select(t.instances).where(t.instances.c.id == _ITEM_CASE)
-_INSTANCE_OF_ITEM_LOCKED = _INSTANCE_OF_ITEM.with_for_update()
 _SAVE_INSTANCE = (update(t.instances)
                   .where(t.instances.c.id == bindparam("the_id"), t.instances.c.row_version == bindparam("seen"))
                   .values(state=bindparam("new_state"), status=bindparam("new_status"),
@@ -88,6 +124,14 @@ _SAVE_INSTANCE = (update(t.instances)
                           row_version=bindparam("new_row_version"), deployment_id=bindparam("new_deployment"),
                           version=bindparam("new_version")))
 _ITEM = select(t.work_items).where(t.work_items.c.id == bindparam("item"))
+_DIRECTORY_VERSION = (select(t.counters.c.value).where(t.counters.c.name == "directory").scalar_subquery()
+                      .label("directory_version"))
+_CASE_AND_ITEM = (select(t.instances, *_labelled(t.work_items, "item_"), _DIRECTORY_VERSION)
+                  .select_from(t.instances.join(t.work_items, t.work_items.c.instance_id == t.instances.c.id))
+                  .where(t.work_items.c.id == bindparam("item")))
+# Both rows locked, the case first (as every change locks it first): under READ COMMITTED a row read in the same
+# statement but not locked would be the version from before the lock was granted, and the item may have moved.
+_CASE_AND_ITEM_LOCKED = _CASE_AND_ITEM.with_for_update(of=[t.instances, t.work_items])
 _CLOSE_ITEMS = (update(t.work_items).where(t.work_items.c.id.in_(bindparam("ids", expanding=True)),
                                            t.work_items.c.state == "ready")
                 .values(state=bindparam("new_state"), completed_at=bindparam("at")))
@@ -95,7 +139,23 @@ _COMPLETE_ITEMS = _CLOSE_ITEMS.values(completed_by=bindparam("by"))
 _CLOSE_TIMERS = (update(t.timers).where(t.timers.c.id.in_(bindparam("ids", expanding=True)),
                                         t.timers.c.state == "waiting").values(state=bindparam("new_state")))
 _TIMER_DUE = update(t.timers).where(t.timers.c.id == bindparam("timer")).values(due_at=bindparam("due"))
-_ADD_AUDIT = insert(t.audit_events)
+_ADD_ITEMS, _ADD_TIMERS = insert(t.work_items), insert(t.timers)
+
+
+def _any(column):
+    """`column = ANY(:ids)`: one array parameter, so the text stays the same whatever the number of ids."""
+    return column == any_(bindparam("ids", type_=postgresql.ARRAY(column.type)))
+
+
+# The same writes for a psycopg pipeline (SqlUnitOfWork.send): their SQL compiled once, whatever the number of ids.
+_PIPED = {
+    id(_CLOSE_ITEMS): (update(t.work_items).where(_any(t.work_items.c.id), t.work_items.c.state == "ready")
+                       .values(state=bindparam("new_state"), completed_at=bindparam("at"))),
+    id(_CLOSE_TIMERS): (update(t.timers).where(_any(t.timers.c.id), t.timers.c.state == "waiting")
+                        .values(state=bindparam("new_state"))),
+}
+_PIPED[id(_COMPLETE_ITEMS)] = _PIPED[id(_CLOSE_ITEMS)].values(completed_by=bindparam("by"))
+_ADD_AUDIT = insert(t.audit_events).inline()  # no RETURNING of the id: it goes into a pipeline
 
 
 def _instance(row) -> Instance:
@@ -103,8 +163,8 @@ def _instance(row) -> Instance:
 
 
 class Instances:
-    def __init__(self, conn, dialect):
-        self.conn, self.dialect = conn, dialect
+    def __init__(self, conn, dialect, defer=None):
+        self.conn, self.dialect, self.defer = conn, dialect, defer
 
     def add(self, i: Instance) -> int:
         values = asdict(i)
@@ -118,11 +178,36 @@ class Instances:
         row = self.conn.execute(query).first()
         return _instance(row) if row else None
 
-    def get_of_item(self, work_item_id, *, lock=False):
-        """The case a work item belongs to (locked like get(lock=True)), in one query; None if no such item."""
-        query = _INSTANCE_OF_ITEM_LOCKED if lock and self.dialect != "sqlite" else _INSTANCE_OF_ITEM
+    # What the pages of a case show of it: every column but the serialized workflow, which can be large.
+    _HEADER = select(*[c for c in t.instances.c if c.name != "state"]).where(t.instances.c.id == bindparam("the_id"))
+
+    def get_header(self, instance_id):
+        """The case without its workflow state (state is None: for reading, never to be saved); None if none."""
+        row = self.conn.execute(self._HEADER, {"the_id": instance_id}).first()
+        if row is None:
+            return None
+        return _from_row(Instance, row, skip="state")
+
+    _HEADER_WITH_ITEM = (
+        select(*_labelled(t.work_items, "item_"), *_labelled(t.instances, "case_", skip="state"))
+        .join_from(t.work_items, t.instances, t.instances.c.id == t.work_items.c.instance_id)
+        .where(t.work_items.c.id == bindparam("item")))
+
+    def get_header_with_item(self, work_item_id):
+        """(the case as get_header gives it, the work item) in one query, for a task page; None if no such item."""
+        row = self.conn.execute(self._HEADER_WITH_ITEM, {"item": str(work_item_id)}).first()
+        if row is None:
+            return None
+        return _from_row(Instance, row, "case_", skip="state"), _from_row(WorkItem, row, "item_")
+
+    def lock_item(self, work_item_id):
+        """(case, work item, directory version) in one statement, the case and the item locked until the
+        transaction ends (on SQLite the writer holds the database already); None if there is no such item."""
+        query = _CASE_AND_ITEM if self.dialect == "sqlite" else _CASE_AND_ITEM_LOCKED
         row = self.conn.execute(query, {"item": str(work_item_id)}).first()
-        return _instance(row) if row else None
+        if row is None:
+            return None
+        return _instance(row), _from_row(WorkItem, row, "item_"), row.directory_version
 
     def try_lock(self, instance_id):
         query = select(t.instances).where(t.instances.c.id == instance_id)
@@ -132,13 +217,18 @@ class Instances:
         return _instance(row) if row else None
 
     def save(self, i: Instance) -> None:
-        result = self.conn.execute(_SAVE_INSTANCE, {  # deployment and version move when a case is migrated
+        """Write the case's new state (checked against the row_version it was read at). On PostgreSQL the write
+        goes out with the transaction's other deferred writes (SqlUnitOfWork.defer); the check holds at commit."""
+        params = {  # deployment and version move when a case is migrated
             "the_id": i.id, "seen": i.row_version, "new_state": i.state, "new_status": i.status,
             "new_serializer": i.serializer_version, "new_ended_at": i.ended_at, "new_row_version": i.row_version + 1,
-            "new_deployment": i.deployment_id, "new_version": i.version})
-        if result.rowcount != 1:
-            raise StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
-                                instance=i.id)
+            "new_deployment": i.deployment_id, "new_version": i.version}
+        stale = StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
+                              instance=i.id)
+        if self.defer is not None:
+            self.defer(_SAVE_INSTANCE, params, stale)
+        elif self.conn.execute(_SAVE_INSTANCE, params).rowcount != 1:
+            raise stale
         i.row_version += 1
 
     def list(self, status=None):
@@ -180,19 +270,19 @@ def _work_item(row) -> WorkItem:
 
 
 class WorkItems:
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, conn, send=None):
+        self.conn, self.send = conn, send or conn.execute
 
     def add(self, w: WorkItem) -> None:
         self.conn.execute(insert(t.work_items).values(**asdict(w)))
 
     def add_many(self, items: list[WorkItem]) -> None:
-        self.conn.execute(insert(t.work_items), [dict(vars(w)) for w in items])  # asdict() deep-copies: slow
+        self.send(_ADD_ITEMS, [dict(vars(w)) for w in items])  # asdict() deep-copies: slow
 
     def close(self, ids, state: str, at, by=None) -> None:
         """Ready items leave the inbox: completed (by someone) or cancelled (the path moved on without them)."""
         params = {"ids": list(ids), "new_state": state, "at": at}
-        self.conn.execute(_COMPLETE_ITEMS if by else _CLOSE_ITEMS, {**params, "by": by} if by else params)
+        self.send(_COMPLETE_ITEMS if by else _CLOSE_ITEMS, {**params, "by": by} if by else params)
 
     def get(self, item_id):
         row = self.conn.execute(_ITEM, {"item": str(item_id)}).first()
@@ -247,21 +337,21 @@ def _timer(row) -> Timer:
 
 
 class Timers:
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, conn, send=None, pin=None):
+        self.conn, self.send, self.pin = conn, send or conn.execute, pin
 
     def add(self, timer: Timer) -> None:
         self.conn.execute(insert(t.timers).values(**asdict(timer)))
 
     def add_many(self, timers: list[Timer]) -> None:
-        self.conn.execute(insert(t.timers), [dict(vars(timer)) for timer in timers])
+        self.send(_ADD_TIMERS, [dict(vars(timer)) for timer in timers])
 
     def close(self, ids, state: str) -> None:
         """Waiting timers that fired or were cancelled."""
-        self.conn.execute(_CLOSE_TIMERS, {"ids": list(ids), "new_state": state})
+        self.send(_CLOSE_TIMERS, {"ids": list(ids), "new_state": state})
 
     def set_due(self, timer_id, due_at) -> None:
-        self.conn.execute(_TIMER_DUE, {"timer": timer_id, "due": due_at})
+        self.send(_TIMER_DUE, {"timer": timer_id, "due": due_at})
 
     def update(self, timer: Timer) -> None:
         values = asdict(timer)
@@ -288,40 +378,48 @@ class Timers:
                                  .order_by(t.timers.c.due_at).limit(limit))
         return [_timer(r) for r in rows]
 
-    def claim(self, timer_ids, now):
-        """(timer, its case) for the earliest of `timer_ids` that is waiting and due in a running case no other
-        transaction holds, the case locked until the transaction ends; None when there is none.
+    def claim(self, first_due, last_due, skip=()):
+        """(timer, its case) for the earliest timer due from `first_due` to `last_due` (both past) that waits in
+        a running case no other transaction holds, the case locked until the transaction ends; None when there is
+        none. `skip`: timer ids to pass over.
 
         On PostgreSQL the case row is locked FOR UPDATE SKIP LOCKED (a completion takes the same lock), so workers
         sweeping the same due timers take different cases without waiting for each other; the case row returned
         is its newest version. The timer row is as of the statement's start: re-read it under the lock before
-        trusting it. On SQLite the writer holds the database lock already."""
-        query = _CLAIM["sqlite" if self.conn.dialect.name == "sqlite" else "locking"]
-        row = self.conn.execute(query, {"timers": list(timer_ids), "now": now}).first()
+        trusting it. On SQLite the writer holds the database lock already. The window bounds the work of each
+        claim whatever plan the statistics lead to; the statement's text never changes, so it is prepared once."""
+        postgres = self.conn.dialect.name != "sqlite"
+        row = self.conn.execute(_CLAIM["postgresql" if postgres else "sqlite"],
+                                {"first": first_due, "last": last_due, "skip": list(skip)}).first()
         if row is None:
             return None
-        return Timer(**{f: getattr(row, f"timer_{f}") for f in Timer.__dataclass_fields__}), _instance(row)
+        if self.pin is not None:  # the fire reads the office, its calendar and the holders through the cache
+            self.pin(row.directory_version)
+        return _from_row(Timer, row, "timer_"), _instance(row)
 
 
-def _claim_query():
+def _claim_queries():
     c = t.timers.c
-    query = (select(*[x.label(f"timer_{x.name}") for x in c], t.instances)
+    query = (select(*_labelled(t.timers, "timer_"), t.instances, _DIRECTORY_VERSION)
              .join_from(t.timers, t.instances, t.instances.c.id == c.instance_id)
-             .where(c.id.in_(bindparam("timers", expanding=True)), c.state == "waiting",
-                    c.due_at <= bindparam("now"), t.instances.c.status == "running")
+             .where(c.state == "waiting", c.due_at >= bindparam("first"), c.due_at <= bindparam("last"),
+                    t.instances.c.status == "running")
              .order_by(c.due_at).limit(1))
-    return {"sqlite": query, "locking": query.with_for_update(of=t.instances, skip_locked=True)}
+    skip_any = any_(bindparam("skip", type_=postgresql.ARRAY(c.id.type)))  # one array: the text stays the same
+    return {"sqlite": query.where(c.id.not_in(bindparam("skip", expanding=True))),
+            "postgresql": query.where(not_(c.id == skip_any)).with_for_update(of=t.instances, skip_locked=True)}
 
 
-_CLAIM = _claim_query()  # built once: a sweep claims one timer per transaction, thousands in a row
+_CLAIM = _claim_queries()  # built once: a sweep claims one timer per transaction, thousands in a row
 
 
 class Audit:
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, conn, defer=None):
+        self.conn, self.defer = conn, defer or conn.execute
 
     def add(self, e: AuditEvent) -> None:
-        self.conn.execute(_ADD_AUDIT, {
+        """Append an event; it is written with the transaction's other deferred writes, at the latest at commit."""
+        self.defer(_ADD_AUDIT, {
             "instance_id": e.instance_id, "at": e.at, "actor": e.actor, "type": e.type, "step_id": e.step_id,
             "data_json": json.dumps(e.data, ensure_ascii=False, default=str)})
 
@@ -345,26 +443,32 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: Engine, write: bool = True, workflows: WorkflowCache | None = None,
-                 deployment_cache: dict | None = None):
+                 deployment_cache: dict | None = None, directory_cache: DirectoryCache | None = None):
         self.engine, self.write = engine, write
         self.workflows = workflows if workflows is not None else WorkflowCache(0)
-        self._deployment_cache = deployment_cache
+        self._deployment_cache, self._directory_cache = deployment_cache, directory_cache
         self.conn = None
         self._after_commit = []
+        self._deferred = []  # (statement, params, error when it does not change exactly one row)
+        self._piped = None  # inside pipeline() on PostgreSQL: [(cursor, error)] of the row counts to check
 
     def __enter__(self):
         conn = self.engine.connect()
         if self.write:
             conn = conn.execution_options(alur_write=True)
+        elif self.engine.dialect.name == "postgresql":
+            # Reads need no transaction block: under READ COMMITTED each statement sees its own snapshot either
+            # way, and without one a read-only unit of work saves the BEGIN and ROLLBACK round trips.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self.conn = conn
         self._tx = conn.begin()
         dialect = self.engine.dialect.name
         self.deployments = Deployments(conn, self._deployment_cache)
-        self.instances = Instances(conn, dialect)
-        self.work_items = WorkItems(conn)
-        self.timers = Timers(conn)
-        self.audit = Audit(conn)
-        self.directory = Directory(conn)
+        self.instances = Instances(conn, dialect, self.defer if dialect == "postgresql" else None)
+        self.directory = Directory(conn, self._directory_cache)
+        self.work_items = WorkItems(conn, self.send)
+        self.timers = Timers(conn, self.send, self.directory.pin)
+        self.audit = Audit(conn, self.defer)
         self.attachments = Attachments(conn)
         self.logins = LoginAttempts(conn)
         self.outbox = Outbox(conn)
@@ -373,6 +477,7 @@ class SqlUnitOfWork:
 
     def __exit__(self, exc_type, exc, tb):
         self._after_commit.clear()
+        self._deferred.clear()
         if self.conn is None:
             return
         try:
@@ -382,7 +487,40 @@ class SqlUnitOfWork:
             self.conn.close()
             self.conn = None
 
+    def defer(self, statement, params, stale: Exception | None = None) -> None:
+        """Write later, with the other deferred writes, in one round trip on PostgreSQL (at the next pipeline() or
+        at commit at the latest): appends and updates nothing in the transaction reads back. `stale`: raised at
+        the flush unless the statement changed exactly one row."""
+        self._deferred.append((statement, params, stale))
+
+    def send(self, statement, params, stale: Exception | None = None) -> None:
+        """Run a prebuilt write (a list of parameter sets: one statement for each). Inside pipeline() on
+        PostgreSQL it goes straight to psycopg, queued without waiting: no SQLAlchemy round of work per statement,
+        and its row count is checked once the pipeline has synced. `stale`: raised unless exactly one row changed."""
+        if self._piped is None:
+            result = self.conn.execute(statement, params)
+            if stale is not None and result.rowcount != 1:
+                raise stale
+            return
+        cursor = self.conn.connection.driver_connection.cursor()
+        if isinstance(params, list):
+            sql, literals = _raw_sql(statement, tuple(params[0]))
+            cursor.executemany(sql, [_raw_params(literals, p) for p in params])
+        else:
+            sql, literals = _raw_sql(statement, tuple(params))
+            cursor.execute(sql, _raw_params(literals, params))
+        if stale is not None:
+            self._piped.append((cursor, stale))
+
+    def _flush(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for statement, params, stale in deferred:
+            self.send(statement, params, stale)
+
     def commit(self):
+        if self._deferred:
+            with self.pipeline():
+                pass
         try:
             self._tx.commit()
         except OperationalError as err:
@@ -392,12 +530,24 @@ class SqlUnitOfWork:
         for callback in callbacks:
             callback()
 
+    @contextmanager
     def pipeline(self):
-        """Statements issued inside are sent without waiting for each answer (psycopg's pipeline mode on
-        PostgreSQL; a read inside waits for what went before). SQLite runs in process: nothing to save there."""
-        if self.engine.dialect.name == "postgresql":
-            return self.conn.connection.driver_connection.pipeline()
-        return nullcontext()
+        """The deferred writes, then the statements issued inside, sent without waiting for each answer (psycopg's
+        pipeline mode on PostgreSQL): no read may go inside. SQLite runs in process: nothing to save there."""
+        if self.engine.dialect.name != "postgresql" or self._piped is not None:
+            self._flush()
+            yield
+            return
+        self._piped = checks = []
+        try:
+            with self.conn.connection.driver_connection.pipeline():
+                self._flush()
+                yield
+        finally:
+            self._piped = None
+        for cursor, stale in checks:
+            if cursor.rowcount != 1:
+                raise stale
 
     def after_commit(self, callback) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""
@@ -412,6 +562,7 @@ class UowFactory:
         # Per database (ids are only unique within one), shared by the threads of this process.
         self.workflows = WorkflowCache(workflow_cache_size)
         self.deployments = {}  # deployment id -> Deployment, see Deployments.of_case
+        self.directory = DirectoryCache()
 
     def __call__(self, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write, self.workflows, self.deployments)
+        return SqlUnitOfWork(self.engine, write, self.workflows, self.deployments, self.directory)

@@ -34,7 +34,7 @@ class CaseView:
     work_items: list[WorkItem]
     timers: list[Timer]
     attachments: list[Attachment]
-    progress: Progress
+    progress: Progress | None  # None on a task page, which does not show it
     markers: dict[str, str] = field(default_factory=dict)  # step id -> done | active | overdue
     may_administer: bool = False  # the viewer is an admin of the case's office: suspend, resume, cancel
 
@@ -104,11 +104,16 @@ def _check_may_see(uow, roles, instance, deployment, viewer, missing: NotFound) 
         raise NotPermitted("You do not have access to this case.")
 
 
-def _case(uow, instance_id, viewer, clock, roles=None) -> CaseView:
-    instance = uow.instances.get(instance_id)
+def _case(uow, instance_id, viewer, clock, roles=None, *, whole=True, instance=None) -> CaseView:
+    """The case as its page shows it; `whole=False`: what a task page shows of it (no timers, attachments or
+    progress: those stay empty). `instance`: the case's header when the caller read it already."""
+    if instance is None:
+        instance = uow.instances.get_header(instance_id)  # the pages never show the workflow state
     if instance is None:
         raise missing_case(instance_id)
-    deployment = uow.deployments.get(instance.deployment_id)
+    # What a version deployed never changes, so it is read once per process (only retired_at may be stale: no page
+    # of a case shows it).
+    deployment = uow.deployments.of_case(instance.deployment_id)
     roles = uow.directory.roles_of(viewer) if roles is None else roles
     _check_may_see(uow, roles, instance, deployment, viewer, missing_case(instance_id))
     office = uow.directory.office(instance.office)
@@ -116,8 +121,9 @@ def _case(uow, instance_id, viewer, clock, roles=None) -> CaseView:
     view = CaseView(
         instance=instance, deployment=deployment, timezone=office.timezone if office else "Asia/Jakarta",
         history=uow.audit.for_instance(instance.id), work_items=work_items,
-        timers=uow.timers.waiting_for_instance(instance.id), attachments=uow.attachments.for_instance(instance.id),
-        progress=_progress(instance, deployment, work_items, office, clock()),
+        timers=uow.timers.waiting_for_instance(instance.id) if whole else [],
+        attachments=uow.attachments.for_instance(instance.id) if whole else [],
+        progress=_progress(instance, deployment, work_items, office, clock()) if whole else None,
     )
     view.markers = _markers(work_items, clock())
     view.may_administer = is_admin(roles, instance.office)
@@ -171,16 +177,17 @@ def task_view(uow, work_item_id, *, viewer, clock=utcnow, roles=None) -> TaskVie
 
     `roles`: the viewer's grants when the caller has just read them (as check_not_hidden)."""
     with uow:
-        item = uow.work_items.get(work_item_id)
-        if item is None:
+        found = uow.instances.get_header_with_item(work_item_id)  # the step and its case in one query
+        if found is None:
             raise missing_item(work_item_id)
+        instance, item = found
         roles = uow.directory.roles_of(viewer) if roles is None else roles
         admin = is_admin(roles, item.office)
         if not (holds(roles, item.office, item.role) or admin):
             if outside(roles, item.office):
                 raise missing_item(work_item_id)
             raise NotPermitted("You do not hold the role of this step.")
-        case = _case(uow, item.instance_id, viewer, clock, roles)
+        case = _case(uow, item.instance_id, viewer, clock, roles, whole=False, instance=instance)
         step = case.deployment.step(item.step_id)
         ready = item.state == "ready" and case.instance.status == "running"
         mine_or_free = item.claimed_by in (None, viewer)

@@ -118,6 +118,7 @@ def due_time_for(uow, office_code, deployment=None):
 def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow) -> Instance:
     """Start a case of the current (or a named, not retired) version as `actor`."""
     with uow:
+        uow.directory.pin(uow.directory.version())  # grants, office, lanes and holders from the process's cache
         deployment = versions.for_new_case(uow, key, version)
         roles = uow.directory.roles_of(actor)
         if office and deployment.office and office != deployment.office:
@@ -390,34 +391,41 @@ def fire_due_timers(uow_factory, *, clock=utcnow, limit=100) -> int:
     queueing behind each other. A timer that could not fire is logged and left for the next sweep.
     """
     with uow_factory(write=False) as uow:
-        remaining = [timer.id for timer in uow.timers.due(clock(), limit)]
-    fired = 0
-    while remaining:
-        outcome = _fire_one(uow_factory, remaining, clock)
+        due = uow.timers.due(clock(), limit)
+    if not due:
+        return 0
+    fired, passed, window = 0, set(), [due[0].due_at, due[-1].due_at]
+    for _ in range(limit):
+        outcome = _fire_one(uow_factory, window, passed, clock)
         if outcome is None:
-            break  # the rest are held by other workers, or were fired or cancelled meanwhile
+            break
         fired += outcome
     return fired
 
 
-def _fire_one(uow_factory, remaining, clock) -> int | None:
-    """Claim the earliest claimable of `remaining` (and drop it from the list) and fire it: 1, or 0 when it could
-    not fire; None when none of them can be claimed now."""
+def _fire_one(uow_factory, window, passed, clock) -> int | None:
+    """Claim the earliest claimable timer due within `window` and not `passed`, and fire it: 1, or 0 when it could
+    not (it joins `passed`); None when none is left to claim (the rest are held, fired or cancelled).
+
+    The window then starts at the claimed timer's due time: what lies before it was fired, passed or held by
+    another transaction, and the next sweep looks at those again."""
     timer = None
     try:
         with uow_factory() as uow:
             now = clock()  # each timer's own moment: what its audit event and e-mails say
-            claimed = uow.timers.claim(remaining, now)
+            claimed = uow.timers.claim(*window, skip=passed)
             if claimed is None:
                 return None
             timer, instance = claimed
-            remaining.remove(timer.id)
+            window[0] = timer.due_at
             if not any(t.id == timer.id and t.due_at <= now for t in uow.timers.waiting_for_instance(instance.id)):
+                passed.add(timer.id)
                 return 0  # fired, cancelled or moved by a transaction that committed since the claim's snapshot
             deployment, workflow = load_case(uow, instance)
             due_time = due_time_for(uow, instance.office, deployment)
             snapshot = _run_engine(lambda: runtime.fire_timer(workflow, timer.id, now, due_time))
             if snapshot is None:
+                passed.add(timer.id)
                 return 0
             _save(uow, instance, workflow, snapshot, deployment, now, None)
             uow.commit()
@@ -425,6 +433,7 @@ def _fire_one(uow_factory, remaining, clock) -> int | None:
     except AlurError as err:  # rolled back; one case's broken timer must not stop every other case's timers
         if timer is None:
             raise
+        passed.add(timer.id)
         log.warning("A timer of case %s could not fire (event %s); it is tried again next round: %s",
                     timer.instance_id, timer.event_id, err)
         return 0

@@ -97,10 +97,11 @@ def _inbox(uow, user, query, roles, clock):
 
 def locked_ready_item(uow, work_item_id):
     """A work item and its case, the case locked; refused unless the case runs and the item is ready."""
-    instance = uow.instances.get_of_item(work_item_id, lock=True)
-    item = uow.work_items.get(work_item_id) if instance else None  # read under the case's lock
-    if item is None:
+    found = uow.instances.lock_item(work_item_id)
+    if found is None:
         raise NotFound(f"No work item '{work_item_id}'.", work_item=work_item_id)
+    instance, item, directory_version = found
+    uow.directory.pin(directory_version)  # grants, office, lanes and holders as of this version, from the cache
     if instance.status == "suspended":
         raise TaskNotReady(f"Case {instance.number} is suspended by an admin: its steps wait until it is resumed.",
                            instance=instance.id, status=instance.status)

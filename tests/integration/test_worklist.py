@@ -157,3 +157,31 @@ def test_a_start_form_is_validated_and_only_its_fields_start_the_case(office_app
                           data={"nama_pemohon": " Siti ", "jumlah": "2", "lain": "x"})
     started = services.show(office_app.uow(write=False), case.id)["history"][0]
     assert started.data["data"] == {"nama_pemohon": "Siti", "jumlah": 2}
+
+
+def test_the_pages_of_a_case_read_it_without_its_workflow_state(office_app):
+    app = office_app
+    start = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
+    case = services.start(app.uow(), "two_steps", actor="ana", clock=lambda: start)
+    with app.uow(write=False) as uow:
+        whole, header = uow.instances.get(case.id), uow.instances.get_header(case.id)
+        assert uow.instances.get_header(case.id + 1000) is None
+    assert whole.state and header.state is None  # a header can be shown, never loaded or saved
+    assert {**vars(header), "state": whole.state} == vars(whole)
+    [item], _ = inbox(app, "ana")
+    later = lambda: start + timedelta(seconds=1)  # noqa: E731
+    task = casefile.task_view(app.uow(write=False), item, viewer="ana", clock=later)
+    page = casefile.case_view(app.uow(write=False), case.id, viewer="ana", clock=later)
+    assert task.case.instance == page.instance == header
+    with app.uow(write=False) as uow:
+        assert task.item == uow.work_items.get(item)
+        assert uow.instances.get_header_with_item(item) == (header, task.item)
+        assert uow.instances.get_header_with_item("no-such-item") is None
+    assert (task.case.history, task.case.markers, task.case.timezone) == (page.history, page.markers, page.timezone)
+    assert task.case.deployment == page.deployment and page.timers  # the case page shows the step's timer
+    assert (task.case.timers, task.case.attachments, task.case.progress) == ([], [], None)  # a task page does not
+    with pytest.raises(NotFound, match=f"No work item '{item}'"):  # another office: as if there were no such step
+        casefile.task_view(app.uow(write=False), item, viewer="uno")
+    add_user(app, "arsip", ("Arsiparis", "T"))
+    with pytest.raises(NotPermitted):  # the same office, without the step's role
+        casefile.task_view(app.uow(write=False), item, viewer="arsip")

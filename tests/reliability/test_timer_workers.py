@@ -166,21 +166,23 @@ def test_concurrent_claims_take_different_cases_at_once_and_a_held_case_fires_la
     the same timers get different cases without waiting, and a sweep meanwhile fires only the third; the held
     ones fire in a later sweep, each once."""
     alur, _ = pg_app
-    start_cases(alur, 3, datetime.now(UTC) - timedelta(minutes=1))
+    for seconds in (3, 2, 1):  # due one second apart
+        start_cases(alur, 1, datetime.now(UTC) - timedelta(minutes=1, seconds=seconds))
     now = services.utcnow()
     with alur.uow(write=False) as uow:
-        ids = [timer.id for timer in uow.timers.due(now, 10)]
+        due = uow.timers.due(now, 10)
+    window = (due[0].due_at, due[-1].due_at)
     with alur.uow() as first, alur.uow() as second:
         second.conn.exec_driver_sql("SET LOCAL lock_timeout = '3s'")  # without SKIP LOCKED this claim would wait
-        timer_a, case_a = first.timers.claim(ids, now)
-        assert timer_a.id == ids[0] and case_a.status == "running"  # the earliest due
-        assert second.timers.claim(ids[:1], now) is None  # held: passed over at once
-        timer_b, case_b = second.timers.claim(ids, now)
-        assert timer_b.id == ids[1] and case_b.id != case_a.id
+        timer_a, case_a = first.timers.claim(*window)
+        assert timer_a.id == due[0].id and case_a.status == "running"  # the earliest due
+        assert second.timers.claim(*window, skip=[due[1].id, due[2].id]) is None  # only the held one left
+        timer_b, case_b = second.timers.claim(*window)
+        assert timer_b.id == due[1].id and case_b.id != case_a.id
         assert services.fire_due_timers(alur.uow, limit=10) == 1  # the third case; the two held ones wait
     assert services.fire_due_timers(alur.uow, limit=10) == 2
     with alur.uow() as uow:
-        assert uow.timers.claim(ids, now) is None  # all fired: nothing left to claim
+        assert uow.timers.claim(*window) is None  # all fired: nothing left to claim
     waiting, counts = fired_counts(alur)
     assert waiting == 0 and len(counts) == 3 and set(counts.values()) == {1}
 
@@ -202,4 +204,16 @@ def test_a_worker_with_a_backlog_does_not_sleep_between_rounds(tmp_path):
     finally:
         errors = stop([proc])
     assert errors == [] and len(counts) == 35 and set(counts.values()) == {1}
+    alur.engine.dispose()
+
+
+def test_a_sweep_fires_at_most_its_limit_even_when_more_fell_due_at_the_same_moment(tmp_path):
+    alur = make_app(f"sqlite:///{tmp_path / 'alur.db'}", tmp_path)
+    add_office(alur, "T", "Kantor Uji")
+    add_user(alur, "ana", ("Klien", "T"))
+    services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    start_cases(alur, 12, datetime.now(UTC) - timedelta(minutes=1))  # all due at the very same moment
+    assert services.fire_due_timers(alur.uow, limit=5) == 5
+    assert services.fire_due_timers(alur.uow, limit=50) == 7
+    assert fired_counts(alur)[0] == 0
     alur.engine.dispose()

@@ -1,0 +1,52 @@
+"""Writes a unit of work defers (SqlUnitOfWork.defer: the case's save, audit events) go out together before the
+commit, in one pipeline on PostgreSQL; a save whose case moved meanwhile fails the commit and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import services
+from engine.errors import StaleInstance
+from engine.model import AuditEvent
+from tests.conftest import add_user, fixture_file
+
+
+def test_a_save_of_a_case_someone_saved_meanwhile_fails_at_commit_and_writes_nothing(app):
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    case = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    with app.uow() as uow:
+        events_before = len(uow.audit.for_instance(case.id))
+    stale = app.uow()
+    with stale:
+        mine = stale.instances.get(case.id)  # read without the lock: someone else may save it
+        if app.engine.dialect.name == "postgresql":
+            with app.uow() as other:  # SQLite: the stale unit of work holds the database; no one else can write
+                theirs = other.instances.get(case.id, lock=True)
+                other.instances.save(theirs)
+                other.commit()
+        else:
+            stale.conn.exec_driver_sql("UPDATE instances SET row_version = row_version + 1 WHERE id = ?", (case.id,))
+        stale.audit.add(AuditEvent(case.id, services.utcnow(), "ana", "test_event"))
+        mine.status = "cancelled"
+        with pytest.raises(StaleInstance, match="changed by someone else"):  # SQLite: at once; PostgreSQL: at commit
+            stale.instances.save(mine)
+            stale.commit()
+    with app.uow(write=False) as uow:
+        assert uow.instances.get(case.id).status == "running"
+        assert len(uow.audit.for_instance(case.id)) == events_before  # the deferred event went with the rollback
+
+
+def test_deferred_audit_events_keep_their_order_and_are_written_at_commit(app):
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    case = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    with app.uow() as uow:
+        for n in range(5):
+            uow.audit.add(AuditEvent(case.id, services.utcnow(), "ana", f"event_{n}"))
+        uow.commit()
+    with app.uow() as uow:
+        uow.audit.add(AuditEvent(case.id, services.utcnow(), "ana", "never_committed"))
+    with app.uow(write=False) as uow:
+        types = [e.type for e in uow.audit.for_instance(case.id)]
+    assert types[-5:] == [f"event_{n}" for n in range(5)] and "never_committed" not in types
