@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from engine import casefile, worklist
+from webui.i18n import due, local_time
 from webui.safety import local_path
 
 bp = Blueprint("inbox", __name__)
@@ -28,6 +30,46 @@ def _query() -> worklist.InboxQuery:
         unclaimed=show == "unclaimed", sort="waiting" if request.args.get("sort") == "waiting" else "due", page=page,
         count_limit=int(current_app.config.get("INBOX_COUNT_LIMIT", worklist.COUNT_LIMIT)),
     )
+
+
+@bp.app_template_global()
+def inbox_row(moment, token, here, claim_label, release_label):
+    """A writer of the inbox's rows (<tr>), with what every row shares made once: the links around the ids (ids are
+    UUIDs and numbers), the CSRF token, the page to come back to. Each value is escaped as Jinja's {{ }} would."""
+    task_a, task_b = map(escape, url_for("tasks.show", item_id="__ITEM__").split("__ITEM__"))
+    case_a = escape(url_for("cases.show", instance_id=0)[:-1])
+    claim_a, claim_b = map(escape, url_for("inbox.claim", item_id="__ITEM__").split("__ITEM__"))
+    release_a, release_b = map(escape, url_for("inbox.release", item_id="__ITEM__").split("__ITEM__"))
+    # The Claim or Release form around the item's id: (before it, after it), by whether the item is claimed.
+    forms = {claimed: (f'      <form method="post" action="{a}',
+                       f'{b}">\n'
+                       f'        <input type="hidden" name="csrf_token" value="{escape(token)}">\n'
+                       f'        <input type="hidden" name="next" value="{escape(here)}">\n'
+                       f'        <button type="submit">{escape(label)}</button>\n'
+                       "      </form>\n")
+             for claimed, a, b, label in ((True, release_a, release_b, release_label),
+                                          (False, claim_a, claim_b, claim_label))}
+
+    def row(entry) -> Markup:
+        item, item_id = entry.item, escape(entry.item.id)
+        late = item.overdue or (item.due_at and item.due_at <= moment)
+        form_a, form_b = forms[bool(item.claimed_by)]
+        return Markup("".join((
+            f'<tr class="{"overdue" if late else ""}" data-item="{item_id}">\n'
+            f'    <td><a href="{task_a}{item_id}{task_b}">{escape(item.step_name)}</a><br><small class="muted">'
+            f"{escape(item.lane)}</small></td>\n"
+            f"    <td>{escape(entry.process_name)}</td>\n"
+            f'    <td><a href="{case_a}{escape(item.instance_id)}">{escape(entry.number)}</a></td>\n'
+            f'    <td><time datetime="{escape(item.ready_at.isoformat())}">'
+            f'{escape(local_time(item.ready_at, entry.timezone, "short"))}</time></td>\n'
+            f"    <td>{due(item, entry.timezone)}</td>\n"
+            f"    <td>{escape(item.claimed_by or '–')}</td>\n"
+            '    <td class="actions">\n',
+            form_a, item_id, form_b,
+            "    </td>\n"
+            "  </tr>")))
+
+    return row
 
 
 @bp.route("/")
