@@ -6,6 +6,7 @@ TESTING and PROPAGATE_EXCEPTIONS are off, so the production error handling answe
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 
 import pytest
@@ -51,9 +52,15 @@ def production(site, monkeypatch):
     return site
 
 
+# Random tokens (the signed session cookie, the CSRF token) may hold ".py" or "SELECT" by chance: about one
+# response in a thousand did. They are left out before looking for leaks.
+_TOKENS = re.compile(r'((?:name="csrf-token" content|name="csrf_token" value)=")[^"]*|(Set-Cookie: [^=]+=)[^;]*')
+
+
 def leaks(response) -> list[str]:
     body = response.get_data(as_text=True)
     headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    body, headers = (_TOKENS.sub(lambda m: m.group(1) or m.group(2), part) for part in (body, headers))
     return [leak for leak in LEAKS if leak in body or leak in headers]
 
 
