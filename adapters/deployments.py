@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 from sqlalchemy import and_, case, func, insert, select, update
 
@@ -49,12 +50,14 @@ def _names():
 
 _NAMES = _names()
 _NAMES_MARK = select(func.count(), func.max(t.deployments.c.id)).select_from(t.deployments)
+_CURRENT = (select(t.deployments.c.key, t.deployments.c.version, t.deployments.c.id)
+            .where(t.deployments.c.retired_at.is_(None)))
 _NAMES_KEY = "names"  # in the per-process cache next to the deployments by id (Deployments.of_case)
 
 
 class Deployments:
-    def __init__(self, conn, cache: dict | None = None):
-        self.conn = conn
+    def __init__(self, conn, cache: dict | None = None, names_mark: tuple[int, int | None] | None = None):
+        self.conn, self._names_mark = conn, names_mark
         self._cache = cache if cache is not None else {}
 
     def add(self, d: Deployment, files=()) -> int:
@@ -111,6 +114,18 @@ class Deployments:
         """The version new cases start on: the newest one not retired."""
         return self._one(t.deployments.c.key == key, t.deployments.c.retired_at.is_(None))
 
+    def current_all(self) -> list[Deployment]:
+        """The version new cases start on (the newest not retired) of every SOP, by key. Which versions are current
+        is read each time (retiring and restoring change it); each version's content once per process (of_case)."""
+        newest: dict[str, tuple[int, int]] = {}
+        for key, version, deployment_id in self.conn.execute(_CURRENT):
+            if key not in newest or version > newest[key][0]:
+                newest[key] = (version, deployment_id)
+        found = [self.of_case(deployment_id) for _, (_, deployment_id) in sorted(newest.items())]
+        # A cached copy may have been read while its version was retired, since restored.
+        return [d if d.retired_at is None else replace(d, retired_at=None, retired_by=None)
+                for d in found if d is not None]
+
     def versions(self, key) -> list[Deployment]:
         rows = self.conn.execute(select(*_DEPLOYMENT_COLUMNS).where(t.deployments.c.key == key)
                                  .order_by(t.deployments.c.version.desc()))
@@ -147,8 +162,9 @@ class Deployments:
 
         Every inbox page shows them. A version is only ever added (retiring one changes neither its key nor its
         name), so the list is kept per process with the number of versions and the highest id it was read at,
-        and read again once either differs: one small query instead of the grouped one, as fresh as before."""
-        mark = tuple(self.conn.execute(_NAMES_MARK).one())
+        and read again once either differs: one small query instead of the grouped one, as fresh as before.
+        A read-only unit of work given CacheMarks (the web UI's, read with the session) takes the mark from them."""
+        mark = self._names_mark or tuple(self.conn.execute(_NAMES_MARK).one())
         cached = self._cache.get(_NAMES_KEY)
         if cached is not None and cached[0] == mark:
             return list(cached[1])

@@ -44,6 +44,7 @@ class Attachments:
 
 # Read on every step, so built once (building a SQLAlchemy expression costs more than running it on SQLite).
 _OFFICE = select(t.offices).where(t.offices.c.code == bindparam("code"))
+_OFFICES = select(t.offices).order_by(t.offices.c.code)
 _VERSION = select(t.counters.c.value).where(t.counters.c.name == "directory")
 _USER_GRANTS = (select(t.users.c.active, t.user_roles.c.office, t.user_roles.c.role)
                 .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.username == t.users.c.username))
@@ -60,13 +61,34 @@ _HOLDERS_AND_CONTACTS = (
 
 
 # Run at every request of the web UI (webui/auth.py), so built once.
+# The session, its account and grants, and the marks the request's caches are checked against (read in the same
+# statement, so in the same snapshot): the directory's version (DirectoryCache) and the deployments' count and
+# highest id (Deployments.names). Every request runs this query first, so the marks cost no round trip of their own.
 _SESSION_USER = (
     select(t.sessions.c.created_at, t.sessions.c.last_seen_at, t.users.c.username, t.users.c.full_name,
            t.users.c.active, t.users.c.language, t.user_roles.c.office.label("grant_office"),
-           t.user_roles.c.role.label("grant_role"))
+           t.user_roles.c.role.label("grant_role"),
+           select(t.counters.c.value).where(t.counters.c.name == "directory").scalar_subquery()
+           .label("directory_version"),
+           select(func.count()).select_from(t.deployments).scalar_subquery().label("deployments_count"),
+           select(func.max(t.deployments.c.id)).scalar_subquery().label("deployments_max"))
     .join_from(t.sessions, t.users, t.users.c.username == t.sessions.c.username)
     .outerjoin(t.user_roles, t.user_roles.c.username == t.sessions.c.username)
     .where(t.sessions.c.id_hash == bindparam("id_hash")))
+
+
+@dataclass(frozen=True)
+class CacheMarks:
+    """What a request's reads may take from the process's caches, as read with its session (Directory.session_user):
+    the directory's version (DirectoryCache) and (number of versions, highest id) of the deployments
+    (Deployments.names)."""
+
+    directory_version: int | None
+    deployments: tuple[int, int | None]
+
+    @classmethod
+    def of(cls, row) -> CacheMarks:
+        return cls(row.directory_version, (int(row.deployments_count or 0), row.deployments_max))
 
 
 class DirectoryCache:
@@ -101,9 +123,9 @@ class DirectoryCache:
 class Directory:
     """Offices, users and role grants.
 
-    After pin(version), the reads a step makes (office, office_calendar, roles_of, lane_roles, holders_and_contacts)
-    come from the process's DirectoryCache while that version stands. Only transactions that do not change the
-    directory pin."""
+    After pin(version), the reads a step or a page makes (office, offices, office_calendar, roles_of, lane_roles,
+    holders_and_contacts) come from the process's DirectoryCache while that version stands. Only transactions
+    that do not change the directory pin."""
 
     def __init__(self, conn, cache: DirectoryCache | None = None):
         self.conn, self._cache, self._version = conn, cache, None
@@ -129,7 +151,7 @@ class Directory:
         return _office(row) if row else None
 
     def offices(self):
-        return [_office(r) for r in self.conn.execute(select(t.offices).order_by(t.offices.c.code))]
+        return list(self._cached(("offices",), lambda: [_office(r) for r in self.conn.execute(_OFFICES)]))
 
     def add_office(self, office: Office) -> None:
         existing = self.office(office.code)

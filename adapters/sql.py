@@ -18,6 +18,7 @@ from adapters import tables as t
 from adapters.deployments import Deployments
 from adapters.directory import (  # noqa: F401 - Office is re-exported
     Attachments,
+    CacheMarks,
     Directory,
     DirectoryCache,
     LoginAttempts,
@@ -443,8 +444,10 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: Engine, write: bool = True, workflows: WorkflowCache | None = None,
-                 deployment_cache: dict | None = None, directory_cache: DirectoryCache | None = None):
+                 deployment_cache: dict | None = None, directory_cache: DirectoryCache | None = None,
+                 marks: CacheMarks | None = None):
         self.engine, self.write = engine, write
+        self._marks = None if write else marks
         self.workflows = workflows if workflows is not None else WorkflowCache(0)
         self._deployment_cache, self._directory_cache = deployment_cache, directory_cache
         self.conn = None
@@ -463,9 +466,11 @@ class SqlUnitOfWork:
         self.conn = conn
         self._tx = conn.begin()
         dialect = self.engine.dialect.name
-        self.deployments = Deployments(conn, self._deployment_cache)
+        self.deployments = Deployments(conn, self._deployment_cache, self._marks and self._marks.deployments)
         self.instances = Instances(conn, dialect, self.defer if dialect == "postgresql" else None)
         self.directory = Directory(conn, self._directory_cache)
+        if self._marks:
+            self.directory.pin(self._marks.directory_version)
         self.work_items = WorkItems(conn, self.send)
         self.timers = Timers(conn, self.send, self.directory.pin)
         self.audit = Audit(conn, self.defer)
@@ -555,7 +560,13 @@ class SqlUnitOfWork:
 
 
 class UowFactory:
-    """Makes units of work on one engine: `factory()` to write, `factory(write=False)` to read."""
+    """Makes units of work on one engine: `factory()` to write, `factory(write=False)` to read.
+
+    `factory(write=False, marks=m)`: a read whose directory reads (grants, offices, lane roles, ...) come from the
+    process's DirectoryCache as of `m.directory_version`, and whose SOP list is checked against `m.deployments`:
+    CacheMarks the caller read just before (the web UI reads them with the session, first thing in every request).
+    Writing units never take them: a step pins the version it reads with its lock, and a change to the directory
+    must read the directory itself."""
 
     def __init__(self, engine: Engine, workflow_cache_size: int = 256):
         self.engine = engine
@@ -564,5 +575,5 @@ class UowFactory:
         self.deployments = {}  # deployment id -> Deployment, see Deployments.of_case
         self.directory = DirectoryCache()
 
-    def __call__(self, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write, self.workflows, self.deployments, self.directory)
+    def __call__(self, write: bool = True, marks: CacheMarks | None = None) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write, self.workflows, self.deployments, self.directory, marks)

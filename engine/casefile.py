@@ -233,12 +233,8 @@ def startable(uow, *, viewer) -> list[Startable]:
     with uow:
         roles = uow.directory.roles_of(viewer)
         all_offices = [o.code for o in uow.directory.offices()]
-        latest: dict[str, Deployment] = {}
-        for deployment in uow.deployments.list():
-            if deployment.retired_at is None:
-                latest[deployment.key] = deployment
         result = []
-        for deployment in latest.values():
+        for deployment in uow.deployments.current_all():
             candidates = [deployment.office] if deployment.office else all_offices
             mapping = uow.directory.lane_roles(deployment.key)
             lanes = ([*(role_of(mapping, lane) for lane in deployment.start_lanes), "admin"]
@@ -246,4 +242,4 @@ def startable(uow, *, viewer) -> list[Startable]:
             offices = [o for o in candidates if lanes is None or any(holds(roles, o, lane) for lane in lanes)]
             if offices and roles:
                 result.append(Startable(deployment, offices))
-        return sorted(result, key=lambda s: s.deployment.key)
+        return result  # by key

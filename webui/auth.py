@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
+from adapters.directory import CacheMarks
 from engine import passwords
 from engine.permissions import audit
 from webui.i18n import LANGUAGES
@@ -63,6 +64,13 @@ def alur():
     return current_app.extensions["alur"]
 
 
+def reading():
+    """A read-only unit of work for this request's pages: its directory reads (the viewer's grants, offices, lane
+    roles) and the SOP list come from the process's caches as of the marks read with the session, first thing in
+    the request (adapters.sql.UowFactory). Only for reads that follow no change to the directory in this request."""
+    return alur().uow(write=False, marks=g.get("cache_marks"))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -87,6 +95,7 @@ def _load(username: str, session_id: str):
     if found is None:
         return None  # logged out, ended by a new password or deactivation, or never opened
     live, row, roles = found
+    g.cache_marks = CacheMarks.of(row)
     if row.username != username:
         return None
     if now - live.last_seen_at > idle or now - live.created_at > lifetime:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 import forms
 from engine import casefile, services
 from engine.errors import FormInvalid
+from webui.auth import reading
 
 bp = Blueprint("cases", __name__)
 
@@ -20,12 +21,12 @@ def _alur():
 @bp.route("/layanan")
 @login_required
 def start_list():
-    startable = casefile.startable(_alur().uow(write=False), viewer=current_user.username)
+    startable = casefile.startable(reading(), viewer=current_user.username)
     return render_template("start_list.html", startable=startable)
 
 
 def _find(key):
-    startable = casefile.startable(_alur().uow(write=False), viewer=current_user.username)
+    startable = casefile.startable(reading(), viewer=current_user.username)
     found = next((s for s in startable if s.deployment.key == key), None)
     if found is None:
         abort(404)
@@ -60,7 +61,7 @@ def start(key):
 @bp.route("/kasus/<int(max=2147483647):instance_id>")
 @login_required
 def show(instance_id):
-    view = casefile.case_view(_alur().uow(write=False), instance_id, viewer=current_user.username,
+    view = casefile.case_view(reading(), instance_id, viewer=current_user.username,
                               roles=current_user.roles)
     return render_template("case.html", case=view)
 
@@ -68,7 +69,7 @@ def show(instance_id):
 @bp.route("/kasus/<int(max=2147483647):instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id):
-    xml = casefile.diagram_xml(_alur().uow(write=False), instance_id, viewer=current_user.username)
+    xml = casefile.diagram_xml(reading(), instance_id, viewer=current_user.username)
     # Only diagram.js reads this. Opened on its own, a browser would render the XML as a page of this site, and
     # XHTML or SVG elements in a diagram's extensions would come alive: download it instead, and sandbox it.
     return Response(xml, mimetype="application/xml", headers={
@@ -80,7 +81,7 @@ def diagram(instance_id):
 @bp.route("/lampiran/<attachment_id>")
 @login_required
 def attachment(attachment_id):
-    record = casefile.attachment_for(_alur().uow(write=False), attachment_id, viewer=current_user.username)
+    record = casefile.attachment_for(reading(), attachment_id, viewer=current_user.username)
     store = current_app.extensions["alur_files"]
     try:
         stream = store.open(record.id)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
 from engine import casefile, worklist
+from webui.auth import reading
 from webui.i18n import due, local_time
 from webui.safety import local_path
 
@@ -82,14 +83,14 @@ def home():
 @login_required
 def index():
     # One transaction, with the grants the request already loaded for current_user.
-    page = worklist.inbox_page(_uow(write=False), current_user.username, _query(), roles=current_user.roles)
+    page = worklist.inbox_page(reading(), current_user.username, _query(), roles=current_user.roles)
     return render_template("inbox.html", page=page, entries=page.entries, query=page.query, pages=page.pages,
                            show=request.args.get("show", ""), processes=page.processes)
 
 
 def _visible(item_id: str) -> None:
     """A step of an office outside the user's grants is answered as if its id did not exist."""
-    casefile.check_not_hidden(_uow(write=False), viewer=current_user.username, work_item_id=item_id)
+    casefile.check_not_hidden(reading(), viewer=current_user.username, work_item_id=item_id)
 
 
 def _back(item_id: str):
@@ -109,7 +110,7 @@ def claim(item_id):
 @login_required
 def release(item_id):
     _visible(item_id)
-    with _uow(write=False) as uow:
+    with reading() as uow:
         item = uow.work_items.get(item_id)
     was_claimed = bool(item and item.claimed_by)
     worklist.release(_uow(), item_id, actor=current_user.username)

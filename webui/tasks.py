@@ -13,6 +13,7 @@ from engine import casefile, services
 from engine.errors import AlurError, EngineError, ExpressionInvalid, FormInvalid, RunawayLoop, StaleInstance
 from engine.model import IncomingFile
 from webui import errors
+from webui.auth import reading
 
 bp = Blueprint("tasks", __name__)
 HEAD_BYTES = 8192
@@ -41,7 +42,7 @@ def incoming_files(files) -> dict[str, IncomingFile]:
 def _render(view, values=None, errors=None, status=200):
     candidates = []
     if view.may_reassign:  # only an admin's page offers reassigning: no connection for everybody else's
-        with _alur().uow(write=False) as uow:
+        with reading() as uow:
             candidates = uow.directory.holders(view.item.role, view.item.office)
     fields = forms.render_fields(view.form, values=values, errors=errors)
     return render_template("task.html", view=view, case=view.case, fields=fields, errors=errors or {},
@@ -51,7 +52,7 @@ def _render(view, values=None, errors=None, status=200):
 @bp.route("/tugas/<item_id>")
 @login_required
 def show(item_id):
-    view = casefile.task_view(_alur().uow(write=False), item_id, viewer=current_user.username,
+    view = casefile.task_view(reading(), item_id, viewer=current_user.username,
                               roles=current_user.roles)
     return _render(view)
 
@@ -75,17 +76,17 @@ def submit(item_id):
                                          store=current_app.extensions["alur_files"])
         except AlurError:
             # A step of an office outside the user's grants is answered as if its id did not exist.
-            casefile.check_not_hidden(alur.uow(write=False), viewer=current_user.username, work_item_id=item_id,
+            casefile.check_not_hidden(reading(), viewer=current_user.username, work_item_id=item_id,
                                       roles=current_user.roles)
             raise
     except FormInvalid as err:
-        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username,
+        view = casefile.task_view(reading(), item_id, viewer=current_user.username,
                                   roles=current_user.roles)
         flash(gettext("The step was not completed: please correct the fields marked below."), "error")
         return _render(view, values=err.values or _typed(), errors=err.fields, status=400)
     except (EngineError, ExpressionInvalid, RunawayLoop, StaleInstance) as err:
         # Nothing was saved and the step still waits: its form comes back with everything typed, and the reason.
-        view = casefile.task_view(alur.uow(write=False), item_id, viewer=current_user.username,
+        view = casefile.task_view(reading(), item_id, viewer=current_user.username,
                                   roles=current_user.roles)
         status, message, detail = errors.explain(err)
         flash(f"{message} {detail}" if detail else message, "error")
