@@ -77,13 +77,17 @@ def dump(workflow: BpmnWorkflow) -> str:
 
 # A finished task never changes again (SpiffWorkflow only moves tasks that are not finished; Alur stamps only waiting
 # timers), so its JSON is kept on the workflow object between dumps, checked against its state, its last state change
-# and its number of children: only the tasks a step touched are encoded again.
+# and its number of children: only the tasks a step touched are encoded again. A predicted task (future, likely,
+# maybe) holds no data of its own: its JSON is kept too, checked against everything it is made of (state, last state
+# change, children, triggered, and the names in its parent's data, which its delta lists as deletions).
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 
 
 def _dump_fast(workflow: BpmnWorkflow) -> str:
-    """dump() for a workflow without subprocesses: each finished task's JSON is encoded once and reused."""
-    kept = workflow.__dict__.setdefault("_alur_task_json", {})
+    """dump() for a workflow without subprocesses: each finished or predicted task's JSON is encoded once and
+    reused while the task stays as it was."""
+    kept = workflow.__dict__.get("_alur_task_json", {})
+    keep = {}  # only the tasks the workflow still has: predicted tasks come and go
     text = _id_texts(workflow)
     tasks = {}
     _REGISTRY._encoder_mode = True  # noqa: SLF001
@@ -92,14 +96,21 @@ def _dump_fast(workflow: BpmnWorkflow) -> str:
             key = text(uid)
             if task._state & _FINISHED:  # noqa: SLF001
                 mark = (task._state, task.last_state_change, len(task._children))  # noqa: SLF001
-                entry = kept.get(key)
-                if entry is None or entry[0] != mark:
-                    encoded = orjson.dumps(_task_dict(task, text), default=_ENCODER.default, option=_ORJSON_OPTIONS)
-                    # A copy of the exact size: orjson's own result keeps a buffer of 4 KiB or more.
-                    entry = kept[key] = (mark, orjson.Fragment(memoryview(encoded).tobytes()))
-                tasks[key] = entry[1]
+            elif not task.data and not task.internal_data:
+                parent = task.parent
+                mark = (task._state, task.last_state_change, tuple(task._children), task.triggered,  # noqa: SLF001
+                        tuple(parent.data) if parent is not None else None)
             else:
                 tasks[key] = _task_dict(task, text)
+                continue
+            entry = kept.get(key)
+            if entry is None or entry[0] != mark:
+                encoded = orjson.dumps(_task_dict(task, text), default=_ENCODER.default, option=_ORJSON_OPTIONS)
+                # A copy of the exact size: orjson's own result keeps a buffer of 4 KiB or more.
+                entry = (mark, orjson.Fragment(memoryview(encoded).tobytes()))
+            keep[key] = entry
+            tasks[key] = entry[1]
+        workflow.__dict__["_alur_task_json"] = keep
         dct = _workflow_dict(workflow, tasks)
         dct[STATE.VERSION_KEY] = STATE.VERSION
         return orjson.dumps(dct, default=_ENCODER.default, option=_ORJSON_OPTIONS).decode()

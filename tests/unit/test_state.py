@@ -94,6 +94,28 @@ def test_a_finished_task_is_encoded_again_when_it_changes_state():
     assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
 
 
+def test_a_predicted_task_is_encoded_again_when_what_it_is_made_of_changes():
+    *_, (workflow, _, _) = _walk("decision_loop.bpmn", steps=2)
+    state.dump(workflow)
+    predicted = [t for t in workflow.tasks.values()
+                 if t.state in (TaskState.FUTURE, TaskState.LIKELY, TaskState.MAYBE) and t.parent is not None]
+    assert predicted
+    task = predicted[0]
+    task.parent.data["baru"] = 1  # its delta lists the parent's names as deletions
+    assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
+    task.triggered = not task.triggered
+    assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
+    task.data["isi"] = "x"  # a task with data of its own is not kept
+    assert json.loads(state.dump(workflow)) == _spiff_dump(workflow)
+
+
+def test_the_kept_json_holds_only_the_tasks_the_workflow_still_has():
+    for workflow, _, _ in _walk("decision_loop.bpmn"):
+        state.dump(workflow)
+        kept = workflow.__dict__["_alur_task_json"]
+        assert set(kept) <= {str(uid) for uid in workflow.tasks}
+
+
 def test_a_workflow_saved_by_spiffworkflow_loads_and_goes_on():
     *_, (workflow, spec, subprocess_specs) = _walk("decision_loop.bpmn", steps=3)
     restored = runtime.load(state.STATE.serialize_json(workflow), spec, subprocess_specs)
