@@ -7,7 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -25,6 +25,32 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def _url_for_memo(size: int = 4096):
+    """url_for for the templates, remembered per process: a page's links (its frame alone has nine) are the same
+    for every request that comes in on the same host and path prefix, and building one costs Werkzeug's routing
+    each time. Only what url_for makes of an endpoint and its arguments is kept (no blueprint here adds URL
+    defaults); links with an underscore option (_external, _anchor, ...) are built each time."""
+    memo: dict = {}
+
+    def cached(endpoint, **values):
+        if not has_request_context() or any(name.startswith("_") for name in values):
+            return url_for(endpoint, **values)
+        try:
+            key = (request.host, request.script_root, endpoint, *sorted(values.items()))
+            hash(key)
+        except TypeError:  # an unhashable argument: nothing to remember it by
+            return url_for(endpoint, **values)
+        url = memo.get(key)
+        if url is None:
+            url = url_for(endpoint, **values)
+            if len(memo) >= size:
+                memo.clear()
+            memo[key] = url
+        return url
+
+    return cached
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -81,6 +107,7 @@ def create_app(config: dict | None = None, alur=None) -> Flask:
     folder = Path(app.config.get("ATTACHMENTS_DIR") or alur.data_dir / "attachments")
     app.extensions["alur_files"] = FileStore(folder, max_bytes, frozenset(forms.DEFAULT_ALLOWED))
     app.session_interface = _SessionInterface()
+    app.jinja_env.globals["url_for"] = _url_for_memo()
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
