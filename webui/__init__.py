@@ -31,11 +31,12 @@ def _url_for_memo(size: int = 4096):
     """url_for for the templates, remembered per process: a page's links (its frame alone has nine) are the same
     for every request that comes in on the same host and path prefix, and building one costs Werkzeug's routing
     each time. Only what url_for makes of an endpoint and its arguments is kept (no blueprint here adds URL
-    defaults); links with an underscore option (_external, _anchor, ...) are built each time."""
+    defaults); links relative to the current blueprint (".name") or with an underscore option (_external,
+    _anchor, ...) are built each time."""
     memo: dict = {}
 
     def cached(endpoint, **values):
-        if not has_request_context() or any(name.startswith("_") for name in values):
+        if not has_request_context() or endpoint.startswith(".") or any(name.startswith("_") for name in values):
             return url_for(endpoint, **values)
         try:
             key = (request.host, request.script_root, endpoint, *sorted(values.items()))

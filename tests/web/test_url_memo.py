@@ -23,6 +23,10 @@ def test_the_remembered_links_are_flask_s(site):
                 assert memo(endpoint, **values) == url_for(endpoint, **values)
             assert memo("inbox.index", _anchor="x") == url_for("inbox.index", _anchor="x")
             assert memo("inbox.index", _external=True) == url_for("inbox.index", _external=True)
+    with site.flask.test_request_context("/tugas"):  # inside the inbox blueprint
+        assert memo(".index") == url_for(".index") == "/tugas"
+    with site.flask.test_request_context("/layanan"):  # inside the cases blueprint: another page
+        assert memo(".show", instance_id=1) == url_for(".show", instance_id=1) == "/kasus/1"
 
 
 def test_a_page_served_under_a_path_prefix_links_under_it(site):
