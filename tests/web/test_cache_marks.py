@@ -9,28 +9,25 @@ import pytest
 
 from engine import services, versions
 from engine.permissions import OPERATOR
-from tests.conftest import add_office, add_user, fixture_file, make_app
+from tests.conftest import add_user, fixture_file
+from tests.integration import test_directory_cache
 from tests.web.conftest import TEST_CONFIG
 from tests.web.helpers import Browser, text
 from webui import create_app
 
 PASSWORD = "rahasia123"
+two = test_directory_cache.two  # the fixture: two Alurs on one database, `web` and `admin`
 
 
 @pytest.fixture
-def two(database_url, tmp_path):
-    """The web process's Alur and Flask app, and a second Alur (`admin`) on the same database that changes things."""
-    web = make_app(database_url, tmp_path / "web")
-    admin = make_app(database_url, tmp_path / "admin")
-    add_office(admin, "T", "Kantor Uji")
-    services.deploy(admin.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+def pages(two, tmp_path):
+    """The two Alurs of the directory cache's tests (`web`, `admin`), a Flask app on `web` and ana's browser."""
+    web, admin = two
     add_user(admin, "ana", ("Klien", "T"), password=PASSWORD)
     flask = create_app({**TEST_CONFIG, "ATTACHMENTS_DIR": str(tmp_path / "files")}, alur=web)
     browser = Browser(flask.test_client())
     assert browser.login("ana", PASSWORD).status_code == 302
-    yield web, admin, browser
-    web.engine.dispose()
-    admin.engine.dispose()
+    return web, admin, browser
 
 
 def _startable(browser) -> bool:
@@ -38,8 +35,8 @@ def _startable(browser) -> bool:
     return "/layanan/two_steps" in page
 
 
-def test_an_unchanged_directory_is_read_from_the_cache(two):
-    web, _, browser = two
+def test_an_unchanged_directory_is_read_from_the_cache(pages):
+    web, _, browser = pages
     assert _startable(browser)
     cache = web.uow.directory
     misses, hits = cache.misses, cache.hits
@@ -48,8 +45,8 @@ def test_an_unchanged_directory_is_read_from_the_cache(two):
     assert cache.misses == misses and cache.hits > hits  # grants, offices and lane roles: no query
 
 
-def test_a_grant_revoked_and_given_again_elsewhere_shows_on_the_next_page(two):
-    _, admin, browser = two
+def test_a_grant_revoked_and_given_again_elsewhere_shows_on_the_next_page(pages):
+    _, admin, browser = pages
     assert _startable(browser)
     with admin.uow() as uow:
         uow.directory.revoke("ana", "Klien", "T")
@@ -62,8 +59,8 @@ def test_a_grant_revoked_and_given_again_elsewhere_shows_on_the_next_page(two):
     assert _startable(browser)
 
 
-def test_a_start_lane_given_to_another_role_elsewhere_shows_on_the_next_page(two):
-    _, admin, browser = two
+def test_a_start_lane_given_to_another_role_elsewhere_shows_on_the_next_page(pages):
+    _, admin, browser = pages
     assert _startable(browser)
     with admin.uow() as uow:
         uow.directory.set_lane_role("two_steps", "Klien", "Penelaah")
@@ -71,8 +68,8 @@ def test_a_start_lane_given_to_another_role_elsewhere_shows_on_the_next_page(two
     assert not _startable(browser)
 
 
-def test_an_sop_deployed_retired_and_restored_elsewhere_shows_on_the_next_page(two):
-    _, admin, browser = two
+def test_an_sop_deployed_retired_and_restored_elsewhere_shows_on_the_next_page(pages):
+    _, admin, browser = pages
     assert 'value="call_main"' not in text(browser.get("/tugas"))
     services.deploy(admin.uow(), [fixture_file("call_main.bpmn"), fixture_file("call_sub.bpmn")], office="T")
     assert 'value="call_main"' in text(browser.get("/tugas"))  # the inbox's SOP filter
@@ -84,8 +81,8 @@ def test_an_sop_deployed_retired_and_restored_elsewhere_shows_on_the_next_page(t
     assert _startable(browser)  # the cached copy of version 1 was read while it was retired
 
 
-def test_a_new_version_elsewhere_is_the_one_cases_start_on(two):
-    _, admin, browser = two
+def test_a_new_version_elsewhere_is_the_one_cases_start_on(pages):
+    _, admin, browser = pages
     assert "Version 1" in text(browser.get("/layanan"))
     renamed = fixture_file("two_steps_timer.bpmn")
     renamed = (renamed[0], renamed[1].replace(b'name="1. A"', b'name="1. A baru"'))
