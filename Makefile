@@ -25,9 +25,13 @@ setup: $(BIN)/.installed node_modules/.installed
 demo: setup
 	$(BIN)/alur demo
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file at a time each, so a file's module-scoped
+# fixtures (servers, browsers) start once. Every test has its own database, schema, folder and ports.
+TEST_WORKERS ?= 2
+
 test: setup /usr/bin/chromium
 	$(BIN)/ruff check engine adapters forms webui bench tests tools bpmn
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Benchmarks (bench/README.md): one after another, each on an otherwise idle machine; results in bench/results/.
 BENCHES := bench_step bench_case bench_web bench_inbox bench_timers bench_deploy bench_memory
