@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from adapters.mail import SmtpSender
@@ -53,24 +54,44 @@ def build(env=None) -> Alur:
     return Alur(url=url, engine=engine, uow=UowFactory(engine), data_dir=data_dir, mailer=mailer)
 
 
-def _config() -> Config:
+def _config():
+    from alembic.config import Config  # Alembic (and Mako) only where the schema changes: every command starts faster
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
+_REVISION = re.compile(r"^(down_revision|revision)(?:: [^=]+)? = (?:'([^']*)'|\"([^\"]*)\"|None)", re.M)
+
+
+@cache
+def schema_heads() -> frozenset[str]:
+    """The newest revisions of the migrations folder: each file's `revision` that no file names as its
+    `down_revision`. Read from the files' text, as Alembic's own head would be, without importing Alembic and every
+    migration (tests/integration/test_schema.py compares the two)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for name, single, double in _REVISION.findall(path.read_text(encoding="utf-8")):
+            value = single or double
+            if value:
+                (revisions if name == "revision" else parents).add(value)
+    return frozenset(revisions - parents)
+
+
 def schema_is_current(alur: Alur) -> bool:
     """Whether the database is at the newest migration (so this code and the schema agree)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    heads = set(ScriptDirectory.from_config(_config()).get_heads())
     with alur.engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        current = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    return current == schema_heads()
 
 
 def upgrade_schema(alur: Alur) -> None:
     """Create or upgrade the schema to the newest Alembic revision."""
+    from alembic import command
+
     config = _config()
     with alur.engine.begin() as conn:
         config.attributes["connection"] = conn
