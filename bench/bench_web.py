@@ -124,13 +124,13 @@ def run_once(url: str, tmp: Path, args, threads: int | None) -> dict:
     return result
 
 
-def spy_summary(files: list[Path], out: Path, top: int = 60) -> None:
+def spy_summary(files: list[Path], out: Path, top: int = 200) -> None:
     """Inclusive share of the web workers' samples per function, from py-spy's collapsed stacks."""
     inclusive, total = Counter(), 0
     for path in files:
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            if "check_login" in stack:  # the 16 logins before the timed window (a real scrypt each)
+            if not count.isdigit() or "check_login" in stack:  # blank lines; the 16 logins before the timed window
                 continue
             frames = {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}
             total += int(count)
