@@ -101,11 +101,15 @@ class Snapshot:
     """What the rows must show after a step: the ready human tasks and the waiting timers.
 
     `before` is what they showed before it, when the step started from a workflow whose rows were current (a
-    step or a timer of a running case): the rows then change by the difference, without reading them first."""
+    step or a timer of a running case; NOTHING for a new case): the rows then change by the difference, without
+    reading them first."""
 
     ready: list
     timers: list[PendingTimer]
     before: Snapshot | None = None
+
+
+NOTHING = Snapshot((), ())  # what a new case's rows show before its first change: no work items, no timers
 
 
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:

@@ -137,7 +137,8 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         spec, subprocess_specs = _specs(uow, deployment)
         workflow = runtime.new_workflow(spec, subprocess_specs, data)
         due_time = due_time_for(uow, office, deployment)
-        snapshot = _run_engine(lambda: runtime.advance(workflow, now, due_time))
+        # A new case has no rows yet: they are written as the change from nothing, without reading any back.
+        snapshot = replace(_run_engine(lambda: runtime.advance(workflow, now, due_time)), before=runtime.NOTHING)
         prefix = _case_prefix(key, now.year)
         instance = Instance(
             id=None, deployment_id=deployment.id, key=key, version=deployment.version, office=office,

@@ -221,3 +221,37 @@ def test_sla_due_times_follow_the_office_working_calendar(loop_app):
     with app.uow(write=False) as uow:
         timers = uow.timers.waiting_for_instance(case.id)
     assert [t.due_at for t in timers] == [review.due_at]
+
+
+def test_a_new_case_writes_its_first_rows_without_reading_any_back(app):
+    """A new case has no work-item or timer rows: they are written as the change from nothing (no read-back),
+    and they show exactly what the saved workflow says is ready and waiting."""
+    from sqlalchemy import event
+
+    add_office(app, "T", "Kantor T")
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    seen = []
+
+    def record(conn, cursor, statement, *rest):
+        seen.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", record)
+    try:
+        case = services.start(app.uow(), "two_steps", actor="ana")
+    finally:
+        event.remove(app.engine, "before_cursor_execute", record)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert not [s for s in reads if "FROM work_items" in s or "FROM timers" in s], reads
+
+    shown = services.show(app.uow(write=False), case.id)
+    [item] = shown["work_items"]
+    [timer] = shown["timers"]
+    assert (item.step_id, item.state, item.role, item.office) == ("A", "ready", "Klien", "T")
+    assert (timer.work_item_id, timer.kind, timer.state, timer.due_at) == (item.id, "sla", "waiting", item.due_at)
+    app.uow.workflows.clear()  # the saved state itself, deserialized, says the same
+    with app.uow(write=False) as uow:
+        _, workflow = services.load_case(uow, uow.instances.get(case.id))
+    expected = runtime.rows_view(workflow)
+    assert [str(t.id) for t in expected.ready] == [item.id]
+    assert [(t.task_id, t.due) for t in expected.timers] == [(timer.id, timer.due_at)]
