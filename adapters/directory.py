@@ -7,6 +7,7 @@ from threading import Lock
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
+from adapters import reads
 from adapters import tables as t
 from engine.calendar import NATIONAL_SCHEDULE, OfficeCalendar, parse_schedule
 from engine.model import Attachment, Contact
@@ -237,7 +238,7 @@ class Directory:
     def session_user(self, id_hash):
         """A session with its account and the account's grants, in one query (the web UI asks at every request):
         (session row, account row, {(office, role)}), or None when the session ended or never existed."""
-        rows = self.conn.execute(_SESSION_USER, {"id_hash": id_hash}).all()
+        rows = reads.rows(self.conn, _SESSION_USER, {"id_hash": id_hash})
         if not rows:
             return None
         grants = {(row.grant_office, row.grant_role) for row in rows if row.grant_role is not None}

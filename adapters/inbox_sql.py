@@ -18,6 +18,7 @@ from operator import itemgetter
 
 from sqlalchemy import and_, bindparam, func, or_, select, union_all
 
+from adapters import reads
 from adapters import tables as t
 from engine.model import InboxEntry, WorkItem
 
@@ -108,12 +109,14 @@ def inbox_entries(conn, roles, user, query, now) -> tuple[list[InboxEntry], int]
               "wanted": query.offset + query.per_page, "offset": query.offset, "per_page": query.per_page}
     for i, (role, office) in enumerate(pairs):
         params[f"role_{i}"], params[f"office_{i}"] = role, office
-    total = conn.execute(count, params).scalar_one()  # a statement takes the parameters it names
+    [(total,)] = reads.rows(conn, count, params)  # a statement takes the parameters it names
     if total <= query.count_limit and total <= query.offset:
         return [], total  # past the end: no page to read
-    rows = conn.execute(page, params)
+    rows = reads.rows(conn, page, params)
+    if not rows:
+        return [], total
     # Each row's values taken by position, found once per page, rather than field by field by name.
-    columns = list(rows.keys())
+    columns = rows[0]._fields
     item_values = itemgetter(*(columns.index(f) for f in _FIELDS))
     case_values = itemgetter(*(columns.index(f) for f in _CASE_FIELDS))
     entries = []

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
-from adapters import inbox_sql
+from adapters import inbox_sql, reads
 from adapters import tables as t
 from adapters.deployments import Deployments
 from adapters.directory import (  # noqa: F401 - Office is re-exported
@@ -196,7 +196,7 @@ class Instances:
 
     def get_header_with_item(self, work_item_id):
         """(the case as get_header gives it, the work item) in one query, for a task page; None if no such item."""
-        row = self.conn.execute(self._HEADER_WITH_ITEM, {"item": str(work_item_id)}).first()
+        row = reads.first(self.conn, self._HEADER_WITH_ITEM, {"item": str(work_item_id)})
         if row is None:
             return None
         return _from_row(Instance, row, "case_", skip="state"), _from_row(WorkItem, row, "item_")
@@ -205,7 +205,7 @@ class Instances:
         """(case, work item, directory version) in one statement, the case and the item locked until the
         transaction ends (on SQLite the writer holds the database already); None if there is no such item."""
         query = _CASE_AND_ITEM if self.dialect == "sqlite" else _CASE_AND_ITEM_LOCKED
-        row = self.conn.execute(query, {"item": str(work_item_id)}).first()
+        row = reads.first(self.conn, query, {"item": str(work_item_id)})
         if row is None:
             return None
         return _instance(row), _from_row(WorkItem, row, "item_"), row.directory_version
@@ -310,10 +310,11 @@ class WorkItems:
         return [_work_item(r) for r in self.conn.execute(select(t.work_items).where(c.state == "ready",
                                                                                      c.claimed_by == username))]
 
+    _OF_CASE = (select(t.work_items).where(t.work_items.c.instance_id == bindparam("case"))
+                .order_by(t.work_items.c.ready_at))
+
     def for_instance(self, instance_id):
-        rows = self.conn.execute(select(t.work_items).where(t.work_items.c.instance_id == instance_id)
-                                 .order_by(t.work_items.c.ready_at))
-        return [_work_item(r) for r in rows]
+        return [_work_item(r) for r in reads.rows(self.conn, self._OF_CASE, {"case": instance_id})]
 
     def inbox(self, roles, user, query, now):
         """One page of ready items the grants allow, hiding items claimed by someone else; and the total."""
@@ -424,11 +425,12 @@ class Audit:
             "instance_id": e.instance_id, "at": e.at, "actor": e.actor, "type": e.type, "step_id": e.step_id,
             "data_json": json.dumps(e.data, ensure_ascii=False, default=str)})
 
+    _OF_CASE = (select(t.audit_events).where(t.audit_events.c.instance_id == bindparam("case"))
+                .order_by(t.audit_events.c.id))
+
     def for_instance(self, instance_id):
-        rows = self.conn.execute(select(t.audit_events).where(t.audit_events.c.instance_id == instance_id)
-                                 .order_by(t.audit_events.c.id))
         return [AuditEvent(r.instance_id, r.at, r.actor, r.type, r.step_id, json.loads(r.data_json), r.id)
-                for r in rows]
+                for r in reads.rows(self.conn, self._OF_CASE, {"case": instance_id})]
 
     def all(self):
         rows = self.conn.execute(select(t.audit_events).order_by(t.audit_events.c.id))
