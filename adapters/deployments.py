@@ -6,8 +6,9 @@ import base64
 import json
 from dataclasses import replace
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 
+from adapters import reads
 from adapters import tables as t
 from engine.model import Deployment, Step
 
@@ -52,6 +53,9 @@ _NAMES = _names()
 _NAMES_MARK = select(func.count(), func.max(t.deployments.c.id)).select_from(t.deployments)
 _CURRENT = (select(t.deployments.c.key, t.deployments.c.version, t.deployments.c.id)
             .where(t.deployments.c.retired_at.is_(None)))
+_CURRENT_OF_KEY = (select(t.deployments.c.id)
+                   .where(t.deployments.c.key == bindparam("key"), t.deployments.c.retired_at.is_(None))
+                   .order_by(t.deployments.c.version.desc()).limit(1))
 _NAMES_KEY = "names"  # in the per-process cache next to the deployments by id (Deployments.of_case)
 
 
@@ -111,14 +115,19 @@ class Deployments:
         return self._one(t.deployments.c.key == key)
 
     def current(self, key):
-        """The version new cases start on: the newest one not retired."""
-        return self._one(t.deployments.c.key == key, t.deployments.c.retired_at.is_(None))
+        """The version new cases start on: the newest one not retired. Which one it is is read each time; its
+        content once per process (of_case)."""
+        found = reads.first(self.conn, _CURRENT_OF_KEY, {"key": key})
+        deployment = self.of_case(found.id) if found else None
+        # A cached copy may have been read while its version was retired, since restored.
+        return deployment if deployment is None or deployment.retired_at is None else \
+            replace(deployment, retired_at=None, retired_by=None)
 
     def current_all(self) -> list[Deployment]:
         """The version new cases start on (the newest not retired) of every SOP, by key. Which versions are current
         is read each time (retiring and restoring change it); each version's content once per process (of_case)."""
         newest: dict[str, tuple[int, int]] = {}
-        for key, version, deployment_id in self.conn.execute(_CURRENT):
+        for key, version, deployment_id in reads.rows(self.conn, _CURRENT, {}):
             if key not in newest or version > newest[key][0]:
                 newest[key] = (version, deployment_id)
         found = [self.of_case(deployment_id) for _, (_, deployment_id) in sorted(newest.items())]

@@ -137,7 +137,8 @@ class Directory:
 
     def version(self) -> int | None:
         """The directory's version now (None when the database has no counter for it)."""
-        return self.conn.execute(_VERSION).scalar()
+        found = reads.first(self.conn, _VERSION, {})
+        return found[0] if found else None
 
     def _cached(self, key, load):
         if self._version is None or self._cache is None:

@@ -159,6 +159,14 @@ _PIPED[id(_COMPLETE_ITEMS)] = _PIPED[id(_CLOSE_ITEMS)].values(completed_by=bindp
 _ADD_AUDIT = insert(t.audit_events).inline()  # no RETURNING of the id: it goes into a pipeline
 
 
+_ADD_INSTANCE = insert(t.instances).returning(t.instances.c.id)
+# One upsert: two first cases of a prefix (a new SOP, a new year) started at once must not both insert.
+_NEXT_NUMBER = {name: dialect.insert(t.counters).values(name=bindparam("prefix"), value=1)
+                .on_conflict_do_update(index_elements=["name"], set_={"value": t.counters.c.value + 1})
+                .returning(t.counters.c.value)
+                for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
 def _instance(row) -> Instance:
     return Instance(**{f: getattr(row, f) for f in Instance.__dataclass_fields__})
 
@@ -168,9 +176,9 @@ class Instances:
         self.conn, self.dialect, self.defer = conn, dialect, defer
 
     def add(self, i: Instance) -> int:
-        values = asdict(i)
+        values = dict(vars(i))  # asdict() deep-copies: slow
         values.pop("id")
-        return self.conn.execute(insert(t.instances).values(**values).returning(t.instances.c.id)).scalar_one()
+        return self.conn.execute(_ADD_INSTANCE, values).scalar_one()
 
     def get(self, instance_id, *, lock=False):
         query = select(t.instances).where(t.instances.c.id == instance_id)
@@ -259,11 +267,7 @@ class Instances:
         return self.conn.execute(select(t.instances.c.id).where(t.instances.c.number == number)).scalar()
 
     def next_number(self, prefix: str) -> int:
-        # One upsert: two first cases of a prefix (a new SOP, a new year) started at once must not both insert.
-        dialect = postgresql if self.dialect == "postgresql" else sqlite
-        query = (dialect.insert(t.counters).values(name=prefix, value=1)
-                 .on_conflict_do_update(index_elements=["name"], set_={"value": t.counters.c.value + 1}))
-        return self.conn.execute(query.returning(t.counters.c.value)).scalar_one()
+        return self.conn.execute(_NEXT_NUMBER[self.dialect], {"prefix": prefix}).scalar_one()
 
 
 def _work_item(row) -> WorkItem:

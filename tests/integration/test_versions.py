@@ -47,6 +47,23 @@ def test_new_cases_start_on_the_newest_version_that_is_not_retired(people):
     assert startable_versions(app, "pel") == {"review_loop": 2}
 
 
+def test_a_version_restored_after_this_process_read_it_retired_takes_new_cases_again(people):
+    """The version's content is read once per process: a copy read while it was retired (here: a step of one of
+    its running cases) must not keep new cases off it once it is restored."""
+    app = people
+    two_versions(app)
+    case = services.start(app.uow(), "review_loop", actor="pel")
+    versions.retire(app.uow(), "review_loop", 2, actor="penerap")
+    app.uow.deployments.clear()
+    [draft] = services.show(app.uow(write=False), case.id)["work_items"]
+    services.complete(app.uow(), draft.id, actor="pel")  # reads version 2, retired, into the process's cache
+    assert app.uow.deployments[case.deployment_id].retired_at is not None
+    assert services.start(app.uow(), "review_loop", actor="pel").version == 1
+    versions.restore(app.uow(), "review_loop", 2, actor="penerap")
+    restarted = services.start(app.uow(), "review_loop", actor="pel")
+    assert (restarted.version, restarted.deployment_id) == (2, case.deployment_id)
+
+
 def test_starting_a_retired_version_by_number_is_refused_and_names_the_current_one(people):
     app = people
     two_versions(app)
