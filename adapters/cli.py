@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapters import bootstrap, mail
+from adapters import bootstrap, gctune, mail
 from engine import services
 from engine.errors import AlurError, DiagramInvalid, NotFound
 
@@ -220,6 +220,8 @@ def cmd_worker(app, args):
     a round with nothing to do.
     """
     postman = mail.Postman(app.uow, app.mailer)
+    if not args.once:
+        gctune.tune()
     failures = 0
     while True:
         try:

@@ -27,6 +27,13 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def _worker_ready(_worker) -> None:
+    """In each web worker, once its app is loaded: the garbage collector set for a long-running process."""
+    from adapters import gctune
+
+    gctune.tune()
+
+
 def start_worker() -> subprocess.Popen:
     """The timer worker as a child process, with the same environment (database, data folder)."""
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=os.environ.copy())
@@ -53,6 +60,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, 
         "errorlog": "-",
         "loglevel": "warning",
         "when_ready": (lambda _server: on_ready()) if on_ready else None,
+        "post_worker_init": _worker_ready,
         # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one per user: two `alur serve` on one
         # machine would take it from each other. Alur does not use it.
         "control_socket_disable": True,

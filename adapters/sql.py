@@ -486,6 +486,9 @@ class SqlUnitOfWork:
         self.drafts = Drafts(conn)
         return self
 
+    _REPOSITORIES = ("deployments", "instances", "directory", "work_items", "timers", "audit", "attachments",
+                     "logins", "outbox", "drafts")
+
     def __exit__(self, exc_type, exc, tb):
         self._after_commit.clear()
         self._deferred.clear()
@@ -496,7 +499,11 @@ class SqlUnitOfWork:
                 self._tx.rollback()  # anything not committed explicitly is undone
         finally:
             self.conn.close()
-            self.conn = None
+            self.conn = self._tx = None
+            # The repositories hold this unit of work's methods (defer, send): let go of them, so the unit of work
+            # is freed when its last user lets go, not left to the cyclic garbage collector (see state.dismantle).
+            for name in self._REPOSITORIES:
+                self.__dict__.pop(name, None)
 
     def defer(self, statement, params, stale: Exception | None = None) -> None:
         """Write later, with the other deferred writes, in one round trip on PostgreSQL (at the next pipeline() or

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -152,6 +154,78 @@ def test_the_cache_gives_a_workflow_back_once_and_only_for_the_version_it_was_sa
     assert len(cache) == 2 and cache.take(1, 6, 10) is None and cache.take(3, 1, 10) is third
 
 
+
+
+@pytest.fixture
+def no_cyclic_gc():
+    """Only reference counting frees objects while the test runs."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
+def _freed_by_reference_counting(workflow) -> list:
+    """Weak references to a workflow, its tasks and its called processes' workflows."""
+    objects = [workflow, *workflow.tasks.values()]
+    for sub in workflow.subprocesses.values():
+        objects += [sub, *sub.tasks.values()]
+    return [weakref.ref(o) for o in objects]
+
+
+def _stepped(name, count):
+    """`count` workflows of the diagram, one step done each, with their rows remembered (tasks held from outside)."""
+    found = []
+    for _ in range(count):
+        walk = _walk(name)
+        next(walk)
+        workflow = next(walk)[0]
+        walk.close()  # its frame holds the workflow too
+        runtime.remember_rows(workflow, runtime.rows_view(workflow))
+        found.append(workflow)
+    return found
+
+
+@pytest.mark.parametrize("name", ["two_steps_timer.bpmn", "call_main.bpmn"])
+def test_a_workflow_the_cache_drops_is_freed_at_once_without_the_cyclic_collector(name, no_cyclic_gc):
+    """Pushed out by newer ones, replaced, stale at take, or cleared: each goes by reference counting. A workflow
+    given back by take is whole."""
+    cache = state.WorkflowCache(size=2)
+    refs = []
+    for number, workflow in enumerate(_stepped(name, 4)):
+        refs.append(_freed_by_reference_counting(workflow))
+        cache.put(number, 1, 10, workflow)
+    fresh = _stepped(name, 1)[0]
+    kept, fresh_refs = state.dump(fresh), _freed_by_reference_counting(fresh)
+    cache.put(3, 2, 10, fresh)  # case 3's entry replaced after its next step
+    del workflow, fresh
+    assert [r for rs in refs[:2] + refs[3:] for r in rs if r() is not None] == [], "pushed out or replaced"
+    assert all(r() is not None for r in refs[2])  # still cached
+    taken = cache.take(3, 2, 10)
+    assert taken is fresh_refs[0]() and state.dump(taken) == kept  # whole, and goes on
+    cache.put(3, 2, 10, taken)
+    cache.put(5, 1, 10, object())  # whatever the cache was given
+    del taken
+    assert cache.take(3, 7, 10) is None  # stale: someone saved the case elsewhere
+    assert [r for r in fresh_refs if r() is not None] == [], "stale"
+    cache.put(3, 2, 10, _stepped(name, 1)[0])
+    cleared = _freed_by_reference_counting(cache.take(3, 2, 10))
+    cache.put(3, 2, 10, cleared[0]())
+    cache.clear()
+    assert [r for r in cleared if r() is not None] == [], "cleared"
+
+
+def test_a_unit_of_work_is_freed_when_its_user_lets_go(tmp_path, no_cyclic_gc):
+    from adapters import sql
+
+    engine = sql.make_engine(f"sqlite:///{tmp_path / 'alur.db'}")
+    uow = sql.SqlUnitOfWork(engine)
+    with uow:
+        assert uow.audit.defer.__self__ is uow  # the repositories hold the unit of work's own methods
+    ref = weakref.ref(uow)
+    del uow
+    assert ref() is None
+    engine.dispose()
 
 
 @pytest.mark.parametrize("name", DIAGRAMS)

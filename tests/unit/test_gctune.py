@@ -1,0 +1,43 @@
+"""The garbage collector of Alur's long-running processes: set once their app is loaded, in every web worker and in
+the timer worker."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from adapters import gctune, serve
+
+
+@pytest.fixture
+def restored_gc():
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_tune_freezes_what_is_loaded_and_makes_full_collections_rare(restored_gc):
+    gc.unfreeze()
+    first, second, _ = gc.get_threshold()
+    gctune.tune()
+    assert gc.get_freeze_count() > 1000  # the modules and objects this process has loaded
+    assert gc.get_threshold() == (first, second, gctune.FULL_COLLECTION_AFTER)
+
+
+def test_every_web_worker_tunes_it_once_its_app_is_loaded(monkeypatch, restored_gc):
+    options = {}
+
+    class Captured:
+        def __init__(self, given):
+            options.update(given)
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(serve, "_Gunicorn", Captured)
+    serve.serve("127.0.0.1", 0, workers=2, with_worker=False)
+    gc.unfreeze()
+    options["post_worker_init"](object())  # gunicorn calls it in each worker after loading the app
+    assert gc.get_freeze_count() > 1000 and gc.get_threshold()[2] == gctune.FULL_COLLECTION_AFTER
