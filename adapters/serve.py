@@ -27,10 +27,16 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def _worker_ready(_worker) -> None:
-    """In each web worker, once its app is loaded: the garbage collector set for a long-running process."""
+def _worker_ready(worker) -> None:
+    """In each web worker, once its app is loaded: its templates compiled (not by the first requests), then the
+    garbage collector set for a long-running process."""
     from adapters import gctune
 
+    app = getattr(worker, "wsgi", None)
+    env = getattr(app, "jinja_env", None)
+    if env is not None:
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
     gctune.tune()
 
 

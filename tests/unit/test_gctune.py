@@ -4,10 +4,12 @@ the timer worker."""
 from __future__ import annotations
 
 import gc
+from types import SimpleNamespace
 
 import pytest
 
 from adapters import gctune, serve
+from webui import create_app
 
 
 @pytest.fixture
@@ -26,7 +28,8 @@ def test_tune_freezes_what_is_loaded_and_makes_full_collections_rare(restored_gc
     assert gc.get_threshold() == (first, second, gctune.FULL_COLLECTION_AFTER)
 
 
-def test_every_web_worker_tunes_it_once_its_app_is_loaded(monkeypatch, restored_gc):
+def test_every_web_worker_compiles_its_templates_and_tunes_it_once_its_app_is_loaded(monkeypatch, restored_gc,
+                                                                                     tmp_path):
     options = {}
 
     class Captured:
@@ -39,5 +42,9 @@ def test_every_web_worker_tunes_it_once_its_app_is_loaded(monkeypatch, restored_
     monkeypatch.setattr(serve, "_Gunicorn", Captured)
     serve.serve("127.0.0.1", 0, workers=2, with_worker=False)
     gc.unfreeze()
-    options["post_worker_init"](object())  # gunicorn calls it in each worker after loading the app
+    app = create_app({"SECRET_KEY": "t", "ENV_OVERRIDE": {"ALUR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+                                                           "ALUR_DATA_DIR": str(tmp_path / "data")}})
+    options["post_worker_init"](SimpleNamespace(wsgi=app))  # gunicorn calls it in each worker, its app loaded
     assert gc.get_freeze_count() > 1000 and gc.get_threshold()[2] == gctune.FULL_COLLECTION_AFTER
+    compiled = {template.name for template in app.jinja_env.cache.values()}
+    assert {"base.html", "inbox.html", "task.html", "_macros.html", "admin/index.html"} <= compiled
