@@ -86,6 +86,7 @@ def load(state: str, spec, subprocess_specs) -> BpmnWorkflow:
 
 
 dump = _state.dump  # a workflow's state without its spec, in SpiffWorkflow's format
+dismantle = _state.dismantle  # free a workflow no one uses any more without the cyclic garbage collector
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ def _load_state(uow, instance, deployment):
 def _keep_after_commit(uow, instance, workflow, snapshot) -> None:
     """Once the change commits, keep the workflow, with the snapshot its rows were written from, for the case's
     next step in this process."""
-    if instance.status != "running":
+    if instance.status != "running":  # a finished case's workflow is used no more: freed at once (state.dismantle)
+        uow.after_commit(lambda: runtime.dismantle(workflow))
         return
     row_version, deployment_id = instance.row_version, instance.deployment_id
 

@@ -223,6 +223,29 @@ def test_sla_due_times_follow_the_office_working_calendar(loop_app):
     assert [t.due_at for t in timers] == [review.due_at]
 
 
+def test_the_workflow_of_a_case_that_ends_is_freed_at_once_without_the_cyclic_collector(app):
+    """A web worker completes cases all day: each finished case's workflow (a task refers to its workflow, which
+    holds its tasks) must go by reference counting, not pile up until a full garbage collection."""
+    import gc
+    import weakref
+
+    add_office(app, "T", "Kantor T")
+    add_user(app, "ana", ("Klien", "T"), ("Duta", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    case = services.start(app.uow(), "two_steps", actor="ana")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(2):
+            kept = weakref.ref(app.uow.workflows._items[case.id][2])  # what the last commit left in the cache
+            [item] = services.show(app.uow(write=False), case.id)["work_items"][-1:]
+            services.complete(app.uow(), item.id, actor="ana")
+        assert services.show(app.uow(write=False), case.id)["instance"].status == "completed"
+        assert kept() is None
+    finally:
+        gc.enable()
+
+
 def test_a_new_case_writes_its_first_rows_without_reading_any_back(app):
     """A new case has no work-item or timer rows: they are written as the change from nothing (no read-back),
     and they show exactly what the saved workflow says is ready and waiting."""

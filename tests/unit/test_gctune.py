@@ -48,3 +48,10 @@ def test_every_web_worker_compiles_its_templates_and_tunes_it_once_its_app_is_lo
     assert gc.get_freeze_count() > 1000 and gc.get_threshold()[2] == gctune.FULL_COLLECTION_AFTER
     compiled = {template.name for template in app.jinja_env.cache.values()}
     assert {"base.html", "inbox.html", "task.html", "_macros.html", "admin/index.html"} <= compiled
+
+
+def test_gunicorn_run_directly_with_alurs_settings_does_the_same():
+    from adapters import gunicorn_conf
+
+    assert gunicorn_conf.post_worker_init is serve._worker_ready
+    assert (gunicorn_conf.worker_class, gunicorn_conf.threads) == ("gthread", 8)
