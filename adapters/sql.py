@@ -6,7 +6,6 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 from sqlalchemy import any_, bindparam, create_engine, event, func, insert, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -77,8 +76,7 @@ def _raw_sql(statement, keys) -> tuple[str, dict]:
 
 def _raw_params(literals: dict, params: dict) -> dict:
     """Parameters as psycopg takes them: aware datetimes as the naive UTC the columns hold (UtcDateTime)."""
-    return {**literals, **{k: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
-                           for k, v in params.items()}}
+    return {**literals, **{k: reads.bind(v) for k, v in params.items()}}
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -460,6 +458,7 @@ class SqlUnitOfWork:
         self._after_commit = []
         self._deferred = []  # (statement, params, error when it does not change exactly one row)
         self._piped = None  # inside pipeline() on PostgreSQL: [(cursor, error)] of the row counts to check
+        self._repositories = ()  # the names __enter__ gives them, let go of at __exit__
 
     def __enter__(self):
         conn = self.engine.connect()
@@ -472,22 +471,24 @@ class SqlUnitOfWork:
         self.conn = conn
         self._tx = conn.begin()
         dialect = self.engine.dialect.name
-        self.deployments = Deployments(conn, self._deployment_cache, self._marks and self._marks.deployments)
-        self.instances = Instances(conn, dialect, self.defer if dialect == "postgresql" else None)
-        self.directory = Directory(conn, self._directory_cache)
+        directory = Directory(conn, self._directory_cache)
         if self._marks:
-            self.directory.pin(self._marks.directory_version)
-        self.work_items = WorkItems(conn, self.send)
-        self.timers = Timers(conn, self.send, self.directory.pin)
-        self.audit = Audit(conn, self.defer)
-        self.attachments = Attachments(conn)
-        self.logins = LoginAttempts(conn)
-        self.outbox = Outbox(conn)
-        self.drafts = Drafts(conn)
+            directory.pin(self._marks.directory_version)
+        repositories = {
+            "deployments": Deployments(conn, self._deployment_cache, self._marks and self._marks.deployments),
+            "instances": Instances(conn, dialect, self.defer if dialect == "postgresql" else None),
+            "directory": directory,
+            "work_items": WorkItems(conn, self.send),
+            "timers": Timers(conn, self.send, directory.pin),
+            "audit": Audit(conn, self.defer),
+            "attachments": Attachments(conn),
+            "logins": LoginAttempts(conn),
+            "outbox": Outbox(conn),
+            "drafts": Drafts(conn),
+        }
+        self.__dict__.update(repositories)
+        self._repositories = tuple(repositories)
         return self
-
-    _REPOSITORIES = ("deployments", "instances", "directory", "work_items", "timers", "audit", "attachments",
-                     "logins", "outbox", "drafts")
 
     def __exit__(self, exc_type, exc, tb):
         self._after_commit.clear()
@@ -502,7 +503,7 @@ class SqlUnitOfWork:
             self.conn = self._tx = None
             # The repositories hold this unit of work's methods (defer, send): let go of them, so the unit of work
             # is freed when its last user lets go, not left to the cyclic garbage collector (see state.dismantle).
-            for name in self._REPOSITORIES:
+            for name in self._repositories:
                 self.__dict__.pop(name, None)
 
     def defer(self, statement, params, stale: Exception | None = None) -> None:
