@@ -237,7 +237,8 @@ def dismantle(workflow) -> None:
 
     A web worker keeps a few hundred workflows of about a thousand objects each: left to the collector, dropped
     ones pile up until a full collection, which walks every object the process holds (B3: about 100 ms each, with
-    every thread of the worker stopped). Only for a workflow no one else holds: the cache's own entries."""
+    every thread of the worker stopped). Only for a workflow no one else holds: the cache's own entries, and a
+    finished case's workflow once its last step has committed (services._keep_after_commit)."""
     for sub in list(getattr(workflow, "subprocesses", {}).values()):
         sub.__dict__.clear()
     if hasattr(workflow, "__dict__"):
