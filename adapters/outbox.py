@@ -24,8 +24,8 @@ _ADD = {name: dialect.insert(t.outbox).inline().on_conflict_do_nothing(index_ele
 
 
 class Outbox:
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, conn, defer=None):
+        self.conn, self.defer = conn, defer
         self.dialect = conn.dialect.name
 
     def add(self, m: OutboxMessage) -> bool:
@@ -33,6 +33,17 @@ class Outbox:
         values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
         values["next_attempt_at"] = m.next_attempt_at or m.created_at
         return self.conn.execute(_ADD[self.dialect if self.dialect == "postgresql" else "sqlite"], values).rowcount == 1
+
+    def queue(self, m: OutboxMessage) -> None:
+        """Queue a message, skipped if its dedupe_key is queued already, like add(); on PostgreSQL it is written with
+        the transaction's other deferred writes (SqlUnitOfWork.defer), at the latest at commit: no round trip of its
+        own while the change holds its locks."""
+        if self.defer is None:
+            self.add(m)
+            return
+        values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
+        values["next_attempt_at"] = m.next_attempt_at or m.created_at
+        self.defer(_ADD["postgresql"], values)
 
     def add_many(self, messages) -> int:
         """Queue several messages in one statement; how many were new (a dedupe_key queued already is skipped)."""

@@ -158,6 +158,7 @@ _ADD_AUDIT = insert(t.audit_events).inline()  # no RETURNING of the id: it goes 
 
 
 _ADD_INSTANCE = insert(t.instances).returning(t.instances.c.id)
+_SET_NUMBER = update(t.instances).where(t.instances.c.id == bindparam("the_id")).values(number=bindparam("new_number"))
 # One upsert: two first cases of a prefix (a new SOP, a new year) started at once must not both insert.
 _NEXT_NUMBER = {name: dialect.insert(t.counters).values(name=bindparam("prefix"), value=1)
                 .on_conflict_do_update(index_elements=["name"], set_={"value": t.counters.c.value + 1})
@@ -265,7 +266,13 @@ class Instances:
         return self.conn.execute(select(t.instances.c.id).where(t.instances.c.number == number)).scalar()
 
     def next_number(self, prefix: str) -> int:
+        """The prefix's next case number. The counter's row stays locked until the transaction ends (so numbers
+        have no gaps): take it as late as possible, as services.start does."""
         return self.conn.execute(_NEXT_NUMBER[self.dialect], {"prefix": prefix}).scalar_one()
+
+    def set_number(self, instance_id: int, number: str) -> None:
+        """Give a case this transaction added its number (deferred on PostgreSQL, like save)."""
+        (self.defer or self.conn.execute)(_SET_NUMBER, {"the_id": instance_id, "new_number": number})
 
 
 def _work_item(row) -> WorkItem:
@@ -458,6 +465,7 @@ class SqlUnitOfWork:
         self._after_commit = []
         self._deferred = []  # (statement, params, error when it does not change exactly one row)
         self._piped = None  # inside pipeline() on PostgreSQL: [(cursor, error)] of the row counts to check
+        self._deferring = False  # inside deferring(): what is sent waits for the commit
         self._repositories = ()  # the names __enter__ gives them, let go of at __exit__
 
     def __enter__(self):
@@ -483,7 +491,7 @@ class SqlUnitOfWork:
             "audit": Audit(conn, self.defer),
             "attachments": Attachments(conn),
             "logins": LoginAttempts(conn),
-            "outbox": Outbox(conn),
+            "outbox": Outbox(conn, self.defer if dialect == "postgresql" else None),
             "drafts": Drafts(conn),
         }
         self.__dict__.update(repositories)
@@ -516,6 +524,9 @@ class SqlUnitOfWork:
         """Run a prebuilt write (a list of parameter sets: one statement for each). Inside pipeline() on
         PostgreSQL it goes straight to psycopg, queued without waiting: no SQLAlchemy round of work per statement,
         and its row count is checked once the pipeline has synced. `stale`: raised unless exactly one row changed."""
+        if self._deferring:
+            self._deferred.append((statement, params, stale))
+            return
         if self._piped is None:
             result = self.conn.execute(statement, params)
             if stale is not None and result.rowcount != 1:
@@ -538,10 +549,10 @@ class SqlUnitOfWork:
 
     def commit(self):
         if self._deferred:
-            with self.pipeline():
+            with self.pipeline(commit=True):
                 pass
         try:
-            self._tx.commit()
+            self._tx.commit()  # on PostgreSQL a no-op when the pipeline committed already
         except OperationalError as err:
             self._after_commit.clear()
             raise StaleInstance("The database was busy and the change was not saved; try again.") from err
@@ -550,23 +561,43 @@ class SqlUnitOfWork:
             callback()
 
     @contextmanager
-    def pipeline(self):
+    def pipeline(self, commit=False):
         """The deferred writes, then the statements issued inside, sent without waiting for each answer (psycopg's
-        pipeline mode on PostgreSQL): no read may go inside. SQLite runs in process: nothing to save there."""
+        pipeline mode on PostgreSQL): no read may go inside. SQLite runs in process: nothing to save there.
+
+        `commit` (from commit()): the COMMIT goes out in the same round trip, unless a write's row count is still
+        to be checked. If a write fails, PostgreSQL skips the rest of the pipeline, the COMMIT too: nothing lands.
+        """
+        if self._deferring:
+            yield
+            return
         if self.engine.dialect.name != "postgresql" or self._piped is not None:
             self._flush()
             yield
             return
         self._piped = checks = []
         try:
-            with self.conn.connection.driver_connection.pipeline():
+            driver = self.conn.connection.driver_connection
+            with driver.pipeline():
                 self._flush()
                 yield
+                if commit and not checks:
+                    driver.commit()  # queued: sent with the writes
         finally:
             self._piped = None
         for cursor, stale in checks:
             if cursor.rowcount != 1:
                 raise stale
+
+    @contextmanager
+    def deferring(self):
+        """Inside, every write sent (send, pipeline) is deferred: all go out at commit, in one round trip with the
+        COMMIT on PostgreSQL. For a change that holds a contended lock (a case number) until it commits."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
 
     def after_commit(self, callback) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""

@@ -36,7 +36,8 @@ class Instances(Protocol):
     def save(self, instance: Instance) -> None: ...  # raises StaleInstance when row_version moved
     def list(self, status: str | None = None) -> list[Instance]: ...  # without state
     def id_by_number(self, number: str) -> int | None: ...
-    def next_number(self, prefix: str) -> int: ...
+    def next_number(self, prefix: str) -> int: ...  # the counter's row stays locked until the transaction ends
+    def set_number(self, instance_id: int, number: str) -> None: ...
     def get_header(self, instance_id: int) -> Instance | None: ...  # state None: to show, never to save
     def get_header_with_item(self, work_item_id: str) -> tuple[Instance, WorkItem] | None: ...  # case as get_header
 
@@ -94,6 +95,7 @@ class Directory(Protocol):
 
 class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> bool: ...  # False when its dedupe_key was queued already
+    def queue(self, message: OutboxMessage) -> None: ...  # as add, written with the deferred writes if there are any
 
 
 class UnitOfWork(Protocol):

@@ -142,19 +142,24 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
         prefix = _case_prefix(key, now.year)
         instance = Instance(
             id=None, deployment_id=deployment.id, key=key, version=deployment.version, office=office,
-            number=f"{prefix}-{uow.instances.next_number(prefix):04d}", status="running",
+            number=f"~{uuid.uuid4().hex}", status="running",  # a stand-in no other transaction sees
             state=runtime.dump(workflow), serializer_version=runtime.SERIALIZER_VERSION, row_version=1,
             started_by=actor, started_at=now,
         )
         instance.id = uow.instances.add(instance)
-        uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
-                                 data={"key": key, "version": deployment.version, "number": instance.number,
-                                       "data": data or {}}))
-        if workflow.is_completed():  # a process with no human step ends at once
-            _save(uow, instance, workflow, snapshot, deployment, now, actor)
-        else:
-            _keep_after_commit(uow, instance, workflow, snapshot)
-            _sync(uow, instance, workflow, snapshot, deployment, now, actor)
+        # The number's counter stays locked until the commit (numbers have no gaps), and every start of the SOP
+        # this year waits for it: taken last, with the rest of the writes sent in one round trip with the COMMIT.
+        instance.number = f"{prefix}-{uow.instances.next_number(prefix):04d}"
+        with uow.deferring():
+            uow.instances.set_number(instance.id, instance.number)
+            uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
+                                     data={"key": key, "version": deployment.version, "number": instance.number,
+                                           "data": data or {}}))
+            if workflow.is_completed():  # a process with no human step ends at once
+                _save(uow, instance, workflow, snapshot, deployment, now, actor)
+            else:
+                _keep_after_commit(uow, instance, workflow, snapshot)
+                _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
 

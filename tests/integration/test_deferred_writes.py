@@ -50,3 +50,38 @@ def test_deferred_audit_events_keep_their_order_and_are_written_at_commit(app):
     with app.uow(write=False) as uow:
         types = [e.type for e in uow.audit.for_instance(case.id)]
     assert types[-5:] == [f"event_{n}" for n in range(5)] and "never_committed" not in types
+
+
+def test_a_write_failing_in_the_commits_round_trip_lands_nothing_and_the_connection_stays_usable(app):
+    """On PostgreSQL the deferred writes and the COMMIT go out together: a failing write skips the COMMIT."""
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    first = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    second = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    with pytest.raises(Exception, match="unique|UNIQUE"):
+        with app.uow() as uow:
+            uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "before_the_failure"))
+            uow.instances.set_number(second.id, first.number)  # the number is taken: a unique violation
+            uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "after_the_failure"))
+            uow.commit()
+    with app.uow(write=False) as uow:
+        types = {e.type for e in uow.audit.for_instance(first.id)}
+        assert uow.instances.get(second.id).number == second.number
+    assert not types & {"before_the_failure", "after_the_failure"}
+    third = services.start(app.uow(), "two_steps", actor="ana", office="T")  # the pool's connections still work
+    assert third.number.endswith("-0003")
+
+
+def test_inside_deferring_what_is_sent_waits_for_the_commit(app):
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    case = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    with app.uow() as uow:
+        with uow.deferring():
+            with uow.pipeline():
+                uow.work_items.close([item.id for item in uow.work_items.open_for_instance(case.id)], "cancelled",
+                                     services.utcnow())
+            assert len(uow.work_items.open_for_instance(case.id)) == 1  # not sent yet
+        uow.commit()
+    with app.uow(write=False) as uow:
+        assert uow.work_items.open_for_instance(case.id) == []

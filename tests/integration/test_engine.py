@@ -278,3 +278,41 @@ def test_a_new_case_writes_its_first_rows_without_reading_any_back(app):
     expected = runtime.rows_view(workflow)
     assert [str(t.id) for t in expected.ready] == [item.id]
     assert [(t.task_id, t.due) for t in expected.timers] == [(timer.id, timer.due_at)]
+
+
+def test_a_start_takes_its_case_number_last_and_every_record_of_the_case_carries_it(app):
+    """The number's counter stays locked until the start commits, and every start of the SOP waits for it: after
+    taking it a start sends nothing on its own, once the process's directory cache knows the holders to notify (on
+    PostgreSQL its other writes go with the COMMIT). Its audit event,
+    its e-mails and the case itself carry the number, never the stand-in the case row was first written with."""
+    from sqlalchemy import event
+
+    add_user(app, "ana", ("Klien", "T"))
+    with app.uow() as uow:
+        uow.directory.add_user("kli", "x", "Kli", "kli@example.test", services.utcnow())
+        uow.directory.grant("kli", "Klien", "T")
+        uow.commit()
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    services.start(app.uow(), "two_steps", actor="ana", office="T")  # the directory's cache now has the holders
+    event.listen(app.engine, "before_cursor_execute", record)
+    try:
+        case = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    finally:
+        event.remove(app.engine, "before_cursor_execute", record)
+    taken = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO counters"))
+    assert any(s.startswith("INSERT INTO instances") for s in statements[:taken])
+    if app.engine.dialect.name == "postgresql":
+        assert statements[taken + 1:] == []
+    assert case.number.endswith("-0002") and not case.number.startswith("~")
+    with app.uow(write=False) as uow:
+        assert uow.instances.get(case.id).number == case.number
+        assert uow.instances.id_by_number(case.number) == case.id
+        started = next(e for e in uow.audit.for_instance(case.id) if e.type == "instance_started")
+        mail = [m for m in uow.outbox.list("kli") if m.instance_id == case.id]
+    assert started.data["number"] == case.number
+    assert len(mail) == 1 and case.number in mail[0].subject and case.number in mail[0].body
