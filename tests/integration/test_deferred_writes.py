@@ -58,12 +58,11 @@ def test_a_write_failing_in_the_commits_round_trip_lands_nothing_and_the_connect
     services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
     first = services.start(app.uow(), "two_steps", actor="ana", office="T")
     second = services.start(app.uow(), "two_steps", actor="ana", office="T")
-    with pytest.raises(Exception, match="unique|UNIQUE"):
-        with app.uow() as uow:
-            uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "before_the_failure"))
-            uow.instances.set_number(second.id, first.number)  # the number is taken: a unique violation
-            uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "after_the_failure"))
-            uow.commit()
+    with pytest.raises(Exception, match="unique|UNIQUE"), app.uow() as uow:
+        uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "before_the_failure"))
+        uow.instances.set_number(second.id, first.number)  # the number is taken: a unique violation
+        uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "after_the_failure"))
+        uow.commit()
     with app.uow(write=False) as uow:
         types = {e.type for e in uow.audit.for_instance(first.id)}
         assert uow.instances.get(second.id).number == second.number
