@@ -2,7 +2,8 @@
 
 Both cost the same with a thousand open cases or a hundred thousand:
 
-  count  stops at query.count_limit + 1 rows (the page then says "500+", as Camunda's Tasklist says "1000+");
+  count  stops at query.count_limit + 1 rows (the page then says "500+", as Camunda's Tasklist says "1000+"), read
+         from the index alone (claimed_by and suspended end it; the SOP filter alone looks at each item's case);
   page   takes, per grant, the first offset + per_page ready items in the order of a partial index on the ready
          items (ix_work_items_ready_due or _waiting: role, office, then the sort columns), and merges them, instead
          of sorting every item the grants allow.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from operator import itemgetter
 
-from sqlalchemy import and_, bindparam, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, union_all
 
 from adapters import reads
 from adapters import tables as t
@@ -56,14 +57,18 @@ def _grant(index: int, with_office: bool):
 def _where(key: bool, overdue: bool, mine: bool, unclaimed: bool) -> list:
     c, i = t.work_items.c, t.instances.c
     user = bindparam("user")
-    # The item's case is read by its primary key, row by row (a subquery, not a join): with a join, PostgreSQL
-    # may hash every running case (of the SOP) to count a thousand items. A suspended case's steps wait out of
-    # every inbox.
-    case = select(i.id).where(i.id == c.instance_id, i.status == "running")
+    # A suspended case's steps wait out of every inbox: the item says so itself (work_items.suspended), so the
+    # count reads the index alone, with no look at the case per item.
+    # 'ready' written into the SQL, not bound: the partial indexes hold state = 'ready', and once psycopg prepares
+    # the statement PostgreSQL may plan it for any parameters (a generic plan), which with "state = $1" cannot
+    # use them (the count then read every ready item: 38 ms instead of 1 at 10k cases).
+    where = [c.state == literal_column("'ready'"), or_(c.claimed_by.is_(None), c.claimed_by == user),
+             c.suspended.is_(False)]
     if key:
-        case = case.where(i.key == bindparam("key"))
-    where = [c.state == "ready", or_(c.claimed_by.is_(None), c.claimed_by == user),
-             case.scalar_subquery().is_not(None)]
+        # The item's case is read by its primary key, row by row (a subquery, not a join): with a join, PostgreSQL
+        # may hash every case of the SOP to count a thousand items.
+        case = select(i.id).where(i.id == c.instance_id, i.key == bindparam("key"))
+        where.append(case.scalar_subquery().is_not(None))
     if overdue:
         where.append(or_(c.overdue.is_(True), c.due_at <= bindparam("now", type_=c.due_at.type)))
     if mine:
@@ -80,7 +85,9 @@ def _statements(shape: tuple[bool, ...], key: bool, overdue: bool, mine: bool, u
     where = _where(key, overdue, mine, unclaimed)
     grants = [_grant(i, with_office) for i, with_office in enumerate(shape)]
     # Per grant too: an index scan that stops at the limit, where an OR of the grants reads every item they allow.
-    counted = [select(c.id).where(*where, grant).limit(bindparam("count_limit")) for grant in grants]
+    # A constant, not the id: what the count reads must all be in the index (an index-only scan on PostgreSQL).
+    counted = [select(literal_column("1").label("one")).select_from(t.work_items).where(*where, grant)
+               .limit(bindparam("count_limit")) for grant in grants]
     capped = counted[0] if len(counted) == 1 else union_all(*(select(q.subquery()) for q in counted)) \
         .limit(bindparam("count_limit"))
     count = select(func.count()).select_from(capped.subquery())

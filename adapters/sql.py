@@ -303,6 +303,12 @@ class WorkItems:
         values.pop("id")
         self.conn.execute(update(t.work_items).where(t.work_items.c.id == w.id).values(**values))
 
+    def set_suspended(self, instance_id: int, suspended: bool) -> None:
+        """Mark the case's ready items as its suspension says (they leave or rejoin the inboxes)."""
+        c = t.work_items.c
+        self.conn.execute(update(t.work_items).where(c.instance_id == instance_id, c.state == "ready")
+                          .values(suspended=suspended))
+
     def ready_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
         c = t.work_items.c
         query = select(c.id).where(c.state == "ready", c.id.startswith(prefix, autoescape=True)).limit(limit)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -174,11 +175,15 @@ work_items = Table(
     Column("claimed_at", UtcDateTime),
     Column("completed_by", String(64)),
     Column("completed_at", UtcDateTime),
+    # Kept equal to "the case is suspended" while the item is ready (engine/caseadmin.py), so the inbox needs no
+    # look at the case per item (migration 0010).
+    Column("suspended", Boolean, nullable=False, default=False, server_default=false()),
     # The inbox: ready items of a role in an office in its two orders (soonest due first, waiting longest first);
-    # partial, so they hold the open work only, not every step ever done (migration 0008).
-    Index("ix_work_items_ready_due", "role", "office", "due_at", "ready_at", "id",
+    # partial, so they hold the open work only, not every step ever done (migration 0008). claimed_by and
+    # suspended come last (id is unique: the order stays the same): the capped count reads the index alone.
+    Index("ix_work_items_ready_due", "role", "office", "due_at", "ready_at", "id", "claimed_by", "suspended",
           postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
-    Index("ix_work_items_ready_waiting", "role", "office", "ready_at", "id",
+    Index("ix_work_items_ready_waiting", "role", "office", "ready_at", "id", "claimed_by", "suspended",
           postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_ready_claimed", "claimed_by",  # "Claimed by me"; a deactivated user's claims
           postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),

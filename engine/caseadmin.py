@@ -70,6 +70,8 @@ def _change(uow, instance_id, action, actor, reason, clock) -> Instance:
         if action == "cancel":
             instance.ended_at = now
             _cancel_open_work(uow, instance, now)
+        else:  # its ready items leave the inboxes, or rejoin them
+            uow.work_items.set_suspended(instance.id, status == "suspended")
         uow.instances.save(instance)
         uow.audit.add(AuditEvent(instance.id, now, actor, event, data={"reason": reason, "number": instance.number}))
         uow.commit()

@@ -148,6 +148,7 @@ class WorkItem:
     claimed_at: datetime | None = None
     completed_by: str | None = None
     completed_at: datetime | None = None
+    suspended: bool = False  # its case is suspended: the item waits in no inbox (Camunda's task suspension state)
 
 
 @dataclass(frozen=True)

@@ -385,7 +385,7 @@ def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem
             id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
             step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
             lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
-            due_at=due_by_item.get(task_id),
+            due_at=due_by_item.get(task_id), suspended=instance.status == "suspended",
         ))
     return items
 

@@ -100,3 +100,49 @@ def test_claimed_by_me_and_the_claims_of_others(two_offices):
     assert page(app, "ana", unclaimed=True)[0] == [free]
     ids, result = page(app, "ana")
     assert ids == [mine, free] and result.total == 2
+
+
+@pytest.mark.parametrize("query", [InboxQuery(), InboxQuery(sort="waiting"), InboxQuery(overdue=True),
+                                   InboxQuery(mine=True), InboxQuery(key="two_steps")])
+def test_the_inbox_statements_use_the_ready_items_indexes_when_planned_for_any_parameters(two_offices, query):
+    """psycopg prepares a statement run five times, and PostgreSQL may then plan it once for any parameters (a
+    generic plan). With the state bound as a parameter that plan could not use the partial indexes (state = 'ready')
+    and the capped count read every ready item: 38 ms instead of 1 at 10k cases."""
+    if two_offices.engine.dialect.name != "postgresql":
+        pytest.skip("plans of prepared statements: PostgreSQL")
+    from psycopg import sql
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    from adapters import inbox_sql
+
+    case, _ = start(two_offices, 0, "T")
+    with two_offices.engine.connect() as conn:  # enough ready and done items for the plans a real inbox gets
+        conn.exec_driver_sql(
+            "INSERT INTO work_items (id, instance_id, step_id, step_name, lane, role, office, state, ready_at, "
+            "overdue, suspended) SELECT 'w' || g, %s, 'A', 'A', 'Klien', CASE WHEN g %% 7 = 0 THEN 'Duta' ELSE "
+            "'Klien' END, CASE WHEN g %% 2 = 0 THEN 'T' ELSE 'U' END, CASE WHEN g %% 3 = 0 THEN 'ready' ELSE "
+            "'completed' END, now(), false, false FROM generate_series(1, 20000) g", (case.id,))
+        conn.commit()
+        conn.connection.driver_connection.autocommit = True
+        conn.exec_driver_sql("VACUUM ANALYZE work_items")
+        conn.connection.driver_connection.autocommit = False
+    roles = [("T", "Klien"), ("U", "Klien")]
+    params = {"user": "ana", "key": query.key, "now": BASE, "count_limit": 501, "wanted": 25, "offset": 0,
+              "per_page": 25, "role_0": "Klien", "office_0": "T", "role_1": "Klien", "office_1": "U"}
+    shape = tuple(office is not None for _, office in inbox_sql.grant_pairs(roles))
+    dialect = psycopg.dialect(paramstyle="numeric_dollar")
+    with two_offices.engine.connect() as conn:
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        # What a plan *can* use, whatever this small table's costs: no whole-table scan unless nothing else works.
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("SET enable_bitmapscan = off")
+        for n, statement in enumerate(inbox_sql._statements(shape, bool(query.key), query.overdue, query.mine,
+                                                            query.unclaimed, query.sort)):
+            compiled = statement.compile(dialect=dialect)
+            values = [params[name] for name in compiled.positiontup]
+            conn.exec_driver_sql(f"PREPARE inbox_{n} AS {compiled}")
+            literals = ", ".join(sql.Literal(v).as_string(conn.connection.driver_connection) for v in values)
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN EXECUTE inbox_{n}({literals})"))
+            assert "ix_work_items_ready" in plan and "Seq Scan on work_items" not in plan, plan
+            if n == 0 and not (query.key or query.overdue or query.mine):  # the count: the index alone, no case
+                assert "Index Only Scan" in plan and "instances" not in plan, plan

@@ -6,6 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from adapters import bootstrap, tables
+from engine import services
+from tests.conftest import fixture_file
 
 
 def test_the_migrations_create_the_schema_the_tables_module_declares(app):
@@ -38,3 +40,41 @@ def test_a_command_line_run_does_not_import_alembic():
     code = "import sys, adapters.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_downgrades(database_url, tmp_path):
+    """Before 0010 the inbox looked a suspended case up per item; the upgrade flags the ready items of the cases
+    suspended then, so they stay out of the inbox, and the downgrade gives the old schema back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    alur = bootstrap.build({"ALUR_DATABASE_URL": database_url, "ALUR_DATA_DIR": str(tmp_path / "data")})
+    config = bootstrap._config()
+
+    def migrate(step, revision):
+        with alur.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+
+    try:
+        migrate(command.upgrade, "0009")
+        services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])  # touches no work item
+        with alur.engine.begin() as conn:
+            deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
+            for case, status in ((1, "running"), (2, "suspended")):
+                conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
+                                  f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, 'k', 1, "
+                                  f"'K-{case}', '{status}', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
+                for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
+                    conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, state, "
+                                      f"ready_at, overdue) VALUES ('{item}', {case}, 's', 'S', '{state}', "
+                                      "'2026-01-01 00:00:00', false)"))
+        migrate(command.upgrade, "0010")
+        with alur.engine.connect() as conn:
+            flagged = dict(conn.execute(text("SELECT id, suspended FROM work_items ORDER BY id")).all())
+        assert flagged == {"1a": False, "1b": False, "2a": True, "2b": False}
+        migrate(command.downgrade, "0009")
+        with alur.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM work_items")).scalar() == 4
+    finally:
+        alur.engine.dispose()

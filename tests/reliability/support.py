@@ -51,9 +51,10 @@ def audit_cases(alur) -> tuple[list[str], Counter]:
     """Every case loads, and its workflow, work items, timers and audit trail agree; the problems and some figures.
 
     Checked per case: each completed work item has exactly one `task_completed` event and a COMPLETED task, each
-    ready one has none and a READY task (so no item is both done and open), the workflow's ready human tasks are
-    exactly the ready rows (no duplicate or missing open item), each fired timer has exactly one `timer_fired`
-    event (and a cancelled or waiting one none), and the case's status matches the workflow.
+    ready one has none, a READY task and the suspended flag exactly when its case is suspended (so no item is both
+    done and open), the workflow's ready human tasks are exactly the ready rows (no duplicate or missing open item),
+    each fired timer has exactly one `timer_fired` event (and a cancelled or waiting one none), and the case's
+    status matches the workflow.
     """
     problems, figures = [], Counter()
     with alur.uow(write=False) as uow:
@@ -92,6 +93,9 @@ def _item_problems(where, workflow, items, done, status, figures) -> list[str]:
             if state != "COMPLETED":
                 problems.append(f"{where}: step {item.step_id} is completed in work_items but {state} in the workflow")
         elif item.state == "ready":
+            if item.suspended != (status == "suspended"):
+                problems.append(f"{where}: step {item.step_id} is open with suspended={item.suspended} in a "
+                                f"{status} case")
             if done[item.id]:
                 problems.append(f"{where}: step {item.step_id} is open but was completed ({done[item.id]}x)")
             if state != "READY":
