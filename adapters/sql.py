@@ -7,6 +7,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict
 
+import psycopg
 from sqlalchemy import any_, bindparam, create_engine, event, func, insert, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -554,10 +555,10 @@ class SqlUnitOfWork:
             self.send(statement, params, stale)
 
     def commit(self):
-        if self._deferred:
-            with self.pipeline(commit=True):
-                pass
         try:
+            if self._deferred:
+                with self.pipeline(commit=True):
+                    pass
             self._tx.commit()  # on PostgreSQL a no-op when the pipeline committed already
         except OperationalError as err:
             self._after_commit.clear()
@@ -589,6 +590,11 @@ class SqlUnitOfWork:
                 yield
                 if commit and not checks:
                     driver.commit()  # queued: sent with the writes
+        except psycopg.Error as err:
+            # As SQLAlchemy does for its own statements: its exception types (an OperationalError at the COMMIT is
+            # StaleInstance in commit()), and a lost connection invalidated, not handed back to the pool.
+            self.conn._handle_dbapi_exception(err, "(pipeline)", {}, None, None)  # noqa: SLF001 - raises, wrapped
+            raise
         finally:
             self._piped = None
         for cursor, stale in checks:

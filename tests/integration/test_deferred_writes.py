@@ -4,6 +4,7 @@ commit, in one pipeline on PostgreSQL; a save whose case moved meanwhile fails t
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from engine import services
 from engine.errors import StaleInstance
@@ -58,7 +59,7 @@ def test_a_write_failing_in_the_commits_round_trip_lands_nothing_and_the_connect
     services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
     first = services.start(app.uow(), "two_steps", actor="ana", office="T")
     second = services.start(app.uow(), "two_steps", actor="ana", office="T")
-    with pytest.raises(Exception, match="unique|UNIQUE"), app.uow() as uow:
+    with pytest.raises(IntegrityError, match="unique|UNIQUE"), app.uow() as uow:  # SQLAlchemy's, as elsewhere
         uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "before_the_failure"))
         uow.instances.set_number(second.id, first.number)  # the number is taken: a unique violation
         uow.audit.add(AuditEvent(first.id, services.utcnow(), "ana", "after_the_failure"))
