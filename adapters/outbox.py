@@ -23,6 +23,13 @@ _ADD = {name: dialect.insert(t.outbox).inline().on_conflict_do_nothing(index_ele
         for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
+def _values(m: OutboxMessage) -> dict:
+    """A message's columns as an insert takes them (no id; due at once unless it says otherwise)."""
+    values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
+    values["next_attempt_at"] = m.next_attempt_at or m.created_at
+    return values
+
+
 class Outbox:
     def __init__(self, conn, defer=None):
         self.conn, self.defer = conn, defer
@@ -30,9 +37,8 @@ class Outbox:
 
     def add(self, m: OutboxMessage) -> bool:
         """Queue a message; False (and nothing written) when its dedupe_key is queued already."""
-        values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
-        values["next_attempt_at"] = m.next_attempt_at or m.created_at
-        return self.conn.execute(_ADD[self.dialect if self.dialect == "postgresql" else "sqlite"], values).rowcount == 1
+        return self.conn.execute(_ADD[self.dialect if self.dialect == "postgresql" else "sqlite"],
+                                 _values(m)).rowcount == 1
 
     def queue(self, m: OutboxMessage) -> None:
         """Queue a message, skipped if its dedupe_key is queued already, like add(); on PostgreSQL it is written with
@@ -40,15 +46,12 @@ class Outbox:
         own while the change holds its locks."""
         if self.defer is None:
             self.add(m)
-            return
-        values = {f: getattr(m, f) for f in _COLUMNS if f != "id"}
-        values["next_attempt_at"] = m.next_attempt_at or m.created_at
-        self.defer(_ADD["postgresql"], values)
+        else:
+            self.defer(_ADD["postgresql"], _values(m))
 
     def add_many(self, messages) -> int:
         """Queue several messages in one statement; how many were new (a dedupe_key queued already is skipped)."""
-        rows = [{**{f: getattr(m, f) for f in _COLUMNS if f != "id"}, "next_attempt_at": m.next_attempt_at
-                 or m.created_at} for m in messages]
+        rows = [_values(m) for m in messages]
         if not rows:
             return 0
         dialect = postgresql if self.dialect == "postgresql" else sqlite
