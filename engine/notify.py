@@ -153,5 +153,5 @@ def _body(contact: Contact, intro: str, details: list[str], reason: str, pointer
 def _queue(uow, kind, contact, case, subject, body, link, dedupe_key, now) -> None:
     subject = _one_line(subject)[:300]  # a header may hold no line break
     uow.outbox.queue(OutboxMessage(kind=kind, recipient=contact.username, address=contact.email, subject=subject,
-                                 body=body, link=link, dedupe_key=dedupe_key, created_at=now,
-                                 instance_id=case.instance.id, next_attempt_at=now))
+                                   body=body, link=link, dedupe_key=dedupe_key, created_at=now,
+                                   instance_id=case.instance.id, next_attempt_at=now))
