@@ -18,9 +18,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.util.task import TaskState
 
-from engine import expressions
+from engine import expressions, taskwalk
 from engine import state as _state
 from engine.errors import RunawayLoop, TaskNotReady
+
+taskwalk.install()  # SpiffWorkflow's task-tree walks, faster, with the same results (engine/taskwalk.py)
 
 # SpiffWorkflow stalls silently once a task tree is ~1000 deep; each step with a boundary timer adds ~4 levels.
 MAX_TREE_DEPTH = 800
