@@ -40,6 +40,31 @@ def _worker_ready(worker) -> None:
     gctune.tune()
 
 
+# A keep-alive connection stays with the worker process that accepted it. Officials log in at about the same time
+# in the morning and keep their connections open, so the split between processes is left to chance (in B3, 16
+# connections came out 10 to 6 in one run, and the process serving 10 used its core to the full while the other
+# had time to spare). nginx ends a keep-alive connection after `keepalive_requests` (1000 by default) for the same
+# reason; gunicorn has no such setting. After this many requests the connection is closed once its response is
+# sent, the client opens a new one, and the least busy process tends to accept it (a busy one gets to its listening
+# socket later).
+KEEPALIVE_REQUESTS = 100
+
+
+def _keepalive_limit(worker, req) -> None:
+    """gunicorn's pre_request hook: every KEEPALIVE_REQUESTS-th request on a connection is its last (the response
+    says `Connection: close`; the client reconnects)."""
+    if req.req_number % _keepalive_requests() == 0:
+        req.must_close = True
+
+
+def _keepalive_requests() -> int:
+    """ALUR_KEEPALIVE_REQUESTS, at least 1; KEEPALIVE_REQUESTS when unset or not a number."""
+    try:
+        return max(1, int(os.environ.get("ALUR_KEEPALIVE_REQUESTS", KEEPALIVE_REQUESTS)))
+    except ValueError:
+        return KEEPALIVE_REQUESTS
+
+
 def start_worker() -> subprocess.Popen:
     """The timer worker as a child process, with the same environment (database, data folder)."""
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=os.environ.copy())
@@ -67,6 +92,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, 
         "loglevel": "warning",
         "when_ready": (lambda _server: on_ready()) if on_ready else None,
         "post_worker_init": _worker_ready,
+        "pre_request": _keepalive_limit,
         # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one per user: two `alur serve` on one
         # machine would take it from each other. Alur does not use it.
         "control_socket_disable": True,
