@@ -50,19 +50,22 @@ def _worker_ready(worker) -> None:
 KEEPALIVE_REQUESTS = 100
 
 
-def _keepalive_limit(worker, req) -> None:
-    """gunicorn's pre_request hook: every KEEPALIVE_REQUESTS-th request on a connection is its last (the response
-    says `Connection: close`; the client reconnects)."""
-    if req.req_number % _keepalive_requests() == 0:
-        req.must_close = True
-
-
 def _keepalive_requests() -> int:
     """ALUR_KEEPALIVE_REQUESTS, at least 1; KEEPALIVE_REQUESTS when unset or not a number."""
     try:
         return max(1, int(os.environ.get("ALUR_KEEPALIVE_REQUESTS", KEEPALIVE_REQUESTS)))
     except ValueError:
         return KEEPALIVE_REQUESTS
+
+
+_KEEPALIVE_LIMIT = _keepalive_requests()  # read once: gunicorn loads this module before it forks the workers
+
+
+def _keepalive_limit(worker, req) -> None:
+    """gunicorn's pre_request hook: every ALUR_KEEPALIVE_REQUESTS-th request on a connection is its last (the
+    response says `Connection: close`; the client reconnects)."""
+    if req.req_number % _KEEPALIVE_LIMIT == 0:
+        req.must_close = True
 
 
 def start_worker() -> subprocess.Popen:
