@@ -143,9 +143,8 @@ def run_engine(app, diagram: bytes, key: str, cases: int, warmup: int, steps: in
     """services.complete(...) per step: the whole transaction, as the web UI and the CLI call it.
 
     Each engine step follows one raw step (`raw`, and `raw_walk` on the engine's walk), so all see the same
-    machine load. `cold` empties the
-    process's workflow cache before every step: each step then deserializes its case, as when the previous
-    step of the case ran in another process."""
+    machine load. `cold` empties the process's workflow cache before every step: each step then deserializes
+    its case, as when the previous step of the case ran in another process."""
     services.deploy(app.uow(), [("bench_chain.bpmn", diagram)], office="B")
 
     def fresh():
