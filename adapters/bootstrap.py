@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from adapters.mail import SmtpSender
-from adapters.sql import UowFactory, make_engine
+from adapters.sql import POOL_SIZE, UowFactory, make_engine
 from engine.services import utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,10 +47,19 @@ def database_url(env=None) -> tuple[str, Path]:
     return url, data_dir
 
 
+def pool_size(env=None) -> int:
+    """ALUR_DB_POOL_SIZE, at least 1; adapters.sql.POOL_SIZE when unset or not a number."""
+    env = os.environ if env is None else env
+    try:
+        return max(1, int(env.get("ALUR_DB_POOL_SIZE", POOL_SIZE)))
+    except ValueError:
+        return POOL_SIZE
+
+
 def build(env=None) -> Alur:
     url, data_dir = database_url(env)
     mailer = SmtpSender.from_env(os.environ if env is None else env)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size(env))
     return Alur(url=url, engine=engine, uow=UowFactory(engine), data_dir=data_dir, mailer=mailer)
 
 

@@ -9,6 +9,8 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from adapters.sql import POOL_SIZE
+
 
 class _Gunicorn(BaseApplication):
     """Gunicorn run from Python: each worker process builds its own app (and database pool) after the fork."""
@@ -82,6 +84,10 @@ def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, 
     (bench/bench_web.py) measured 8 threads ahead of 1, 2 and 4 on 2 cores with PostgreSQL on the same machine.
     A process holds at most `threads` database connections (its pool allows 15).
     """
+    # Each request thread may hold a database connection: the pool of each worker keeps at least that many (plus
+    # two for the odd request that needs a second one), unless ALUR_DB_POOL_SIZE says otherwise. The workers
+    # inherit the environment.
+    os.environ.setdefault("ALUR_DB_POOL_SIZE", str(max(POOL_SIZE, threads + 2)))
     worker = start_worker() if with_worker else None
     options = {
         "bind": f"{host}:{port}",
