@@ -13,8 +13,10 @@ per official, each with its own keep-alive HTTP connection (http.client): log in
                             cases start as finish, and the open cases stay about as many as seeded
 
 Reported per kind of request: n, p50, p95, p99 (ms), over the timed window after a warm-up; completed steps per
-second; the CPU the web workers and the client used per completed step (independent of what else runs on the
-machine), and how busy the machine was (load average, share of CPU others used).
+second; the CPU the web workers, the client and the web workers' PostgreSQL backends used per completed step,
+counted from the moment every official has logged in (a login checks a scrypt password hash: not inbox work); how
+busy the machine was (load average, share of its CPU time busy, and the share the hypervisor stole: time this
+virtual machine's CPUs ran something else, which no process here can use).
 
 Goal: >= 100 completed steps/s and p95 <= 100 ms for every kind of request.
 
@@ -44,8 +46,9 @@ import common
 from webload import CSRF, LANES, PASSWORD, Official, Server, cpu_seconds, machine_busy, mine, officials, seed
 
 
-def drive(port: int, seconds: float, warmup: float, count: int = 16) -> dict:
-    """Run the officials for warm-up + `seconds`; the timings of the timed window and what happened."""
+def drive(port: int, seconds: float, warmup: float, count: int = 16, logged_in=None) -> dict:
+    """Run the officials for warm-up + `seconds`; the timings of the timed window and what happened. `logged_in`
+    is called once every official has logged in, as the warm-up begins."""
     people = [Official(port, name, rank, holders, role == LANES[0]) for name, role, rank, holders in officials(count)]
     outcomes: Counter = Counter()
     completions: list[float] = []
@@ -72,6 +75,8 @@ def drive(port: int, seconds: float, warmup: float, count: int = 16) -> dict:
     barrier.wait()
     began = time.perf_counter()
     cpu_began = time.process_time()
+    if logged_in is not None:
+        logged_in()
     end = began + warmup + seconds
     for thread in threads:
         thread.join()
@@ -88,6 +93,45 @@ def drive(port: int, seconds: float, warmup: float, count: int = 16) -> dict:
             "client_cpu_s": time.process_time() - cpu_began}
 
 
+def _drive_in_child(pipe, port: int, seconds: float, warmup: float) -> None:
+    """drive() in the officials' process: says "logged in" through `pipe` as the warm-up begins, then sends the
+    result (or the exception that stopped it)."""
+    try:
+        pipe.send(drive(port, seconds, warmup, logged_in=lambda: pipe.send("logged in")))
+    except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
+        pipe.send(RuntimeError(f"{type(err).__name__}: {err}"))
+    finally:
+        pipe.close()
+
+
+def backends(url: str) -> tuple[dict[int, float], int]:
+    """({backend pid: CPU seconds used so far}, connections opened so far) of the benchmark's PostgreSQL database,
+    this query's own connection left out. The CPU of a backend whose connection closed is gone from the count: a run
+    that opens connections as it goes (a pool too small for its threads) shows it in the second figure."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")).scalars()
+            cpu = {pid: cpu_seconds(pid) for pid in pids}
+            opened = conn.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
+            return cpu, int(opened.scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _expect(message, expected):
+    """A message from the officials' process: `expected` (a value, or the type of one); an exception it sent is
+    raised here."""
+    if isinstance(message, BaseException):
+        raise message
+    if message != expected if not isinstance(expected, type) else not isinstance(message, expected):
+        raise RuntimeError(f"unexpected message from the officials' process: {message!r}")
+    return message
+
+
 # --- one run ----------------------------------------------------------------------------------------------------------
 
 def run_once(url: str, tmp: Path, args, threads: int | None) -> dict:
@@ -98,13 +142,29 @@ def run_once(url: str, tmp: Path, args, threads: int | None) -> dict:
                                    "--duration", str(int(args.seconds + args.warmup)), "--nonblocking",
                                    "--output", str(tmp / f"spy-{pid}.txt")], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for pid in pids] if args.py_spy else []
-        cpu0 = {pid: cpu_seconds(pid) for pid in pids}
-        busy0, total0 = machine_busy()
-        load0 = os.getloadavg()[0]
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            result = pool.apply(drive, (server.port, args.seconds, args.warmup))
-        busy1, total1 = machine_busy()
-        web_cpu = sum(cpu_seconds(pid) - cpu0[pid] for pid in pids)
+        # The officials run in a second process. The CPU the web workers use is counted from the moment the last
+        # official has logged in: a login checks a password hash (scrypt, about 0.15 s of CPU each), which is not
+        # part of working the inbox.
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        officials_process = context.Process(target=_drive_in_child, args=(there, server.port, args.seconds,
+                                                                          args.warmup), daemon=True)
+        officials_process.start()
+        try:
+            _expect(here.recv(), "logged in")
+            cpu0 = {pid: cpu_seconds(pid) for pid in pids}
+            database0, opened0 = backends(url)
+            busy0, total0, stolen0 = machine_busy()
+            load0 = os.getloadavg()[0]
+            result = _expect(here.recv(), dict)
+            busy1, total1, stolen1 = machine_busy()
+            web_cpu = sum(cpu_seconds(pid) - cpu0[pid] for pid in pids)
+            database1, opened1 = backends(url)
+            database_cpu = sum(used - database0.get(pid, 0.0) for pid, used in database1.items())
+        finally:
+            officials_process.join(timeout=30)
+            if officials_process.is_alive():
+                officials_process.kill()
         for spy in spies:
             spy.wait()
     finally:
@@ -118,7 +178,10 @@ def run_once(url: str, tmp: Path, args, threads: int | None) -> dict:
         steps_per_s=done / args.seconds, workers=args.workers, threads=threads,
         web_cpu_ms_per_step=web_cpu * 1000 / max(1, done) * args.seconds / wall,
         client_cpu_ms_per_step=result["client_cpu_s"] * 1000 / max(1, done) * args.seconds / wall,
+        postgres_cpu_ms_per_step=database_cpu * 1000 / max(1, done) * args.seconds / wall,
+        connections_opened=opened1 - opened0 - 1,  # less the one backends() itself opened in between
         machine_busy_share=(busy1 - busy0) / max(1e-9, total1 - total0), load_before=load0,
+        stolen_share=(stolen1 - stolen0) / max(1e-9, total1 - total0),
         load_after=os.getloadavg()[0], web_cpu_share=web_cpu / wall / (os.cpu_count() or 1))
     result["summary"] = {kind: common.summary(samples) for kind, samples in result.pop("latency").items()}
     return result
@@ -155,12 +218,16 @@ def report(results: list[dict]) -> dict:
         verdicts[label] = {"steps_per_s": r["steps_per_s"] >= 100, "p95": p95 <= 100}
     common.print_table(["run / request", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows, "Latency per request")
     common.print_table(
-        ["run", "steps/s", "web CPU ms/step", "client CPU ms/step", "machine busy", "web share", "load 1m"],
+        ["run", "steps/s", "web CPU ms/step", "client CPU ms/step", "PostgreSQL CPU ms/step", "machine busy",
+         "stolen", "web share", "load 1m"],
         [[f"{r['workers']}w x {r['threads']}t", r["steps_per_s"], r["web_cpu_ms_per_step"],
-          r["client_cpu_ms_per_step"], f"{r['machine_busy_share']:.0%}", f"{r['web_cpu_share']:.0%}",
-          f"{r['load_before']:.1f}->{r['load_after']:.1f}"] for r in results], "Throughput")
+          r["client_cpu_ms_per_step"], r["postgres_cpu_ms_per_step"], f"{r['machine_busy_share']:.0%}",
+          f"{r['stolen_share']:.0%}", f"{r['web_cpu_share']:.0%}", f"{r['load_before']:.1f}->{r['load_after']:.1f}"]
+         for r in results],
+        "Throughput")
     for r in results:
-        print(f"  outcomes {r['outcomes']}; HTTP {r['statuses']}")
+        print(f"  outcomes {r['outcomes']}; HTTP {r['statuses']}; PostgreSQL connections opened during the run: "
+              f"{r['connections_opened']}")
     for label, v in verdicts.items():
         print(f"goal >= 100 steps/s ({label}): {'met' if v['steps_per_s'] else 'NOT met'}; "
               f"goal p95 <= 100 ms: {'met' if v['p95'] else 'NOT met'}")

@@ -176,13 +176,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, stolen) CPU seconds of the whole machine so far, from /proc/stat. Stolen: the time the
+    hypervisor ran something else on this virtual machine's CPUs (counted as busy: this machine could not use it)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     total = sum(values[:8])
     ticks = os.sysconf("SC_CLK_TCK")
-    return (total - idle) / ticks, total / ticks
+    return (total - idle) / ticks, total / ticks, values[7] / ticks
 
 
 # --- the simulated officials (run in the second process) --------------------------------------------------------------
