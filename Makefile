@@ -1,5 +1,11 @@
 # Alur: `make demo` sets up and runs Alur on SQLite with the seed SOPs; `make test` sets up and runs every test.
-PYTHON ?= python3
+# The virtual environment is made from the system's own Python 3 when it is 3.11 or newer and can make one:
+# Debian's is built with profile-guided and link-time optimisation, and a Python built by pyenv without
+# --enable-optimizations (python3 on these machines' PATH) ran a step of the web UI about a fifth slower
+# (bench/README.md). Else python3 on the PATH; `make setup PYTHON=/path/to/python3` chooses.
+SYSTEM_PYTHON_OK := $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && echo yes)
+PYTHON ?= $(if $(SYSTEM_PYTHON_OK),/usr/bin/python3,python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
