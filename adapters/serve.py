@@ -82,7 +82,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool, on_ready=None, 
     the database (a dozen short queries), and a thread waiting lets another one run; CPU work is one thread at a
     time per process (the GIL), so processes, not threads, use the cores: `workers` about 2 per core. B3
     (bench/bench_web.py) measured 8 threads ahead of 1, 2 and 4 on 2 cores with PostgreSQL on the same machine.
-    A process holds at most `threads` database connections (its pool allows 15).
+    Each process's pool keeps threads + 2 connections open (at least 10; ALUR_DB_POOL_SIZE overrides) and opens up
+    to 10 more for a burst.
     """
     # Each request thread may hold a database connection: the pool of each worker keeps at least that many (plus
     # two for the odd request that needs a second one), unless ALUR_DB_POOL_SIZE says otherwise. The workers

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 class _SessionInterface(SecureCookieSessionInterface):
     """Marks the session cookie Secure whenever the request came over HTTPS, not only when configured to; and makes
     the cookie's signing serializer once per secret key (Flask makes a new one twice per request, to read the
-    cookie and to write it, about 3 % of a step's CPU in B3)."""
+    cookie and to write it: about 2 % of a step's CPU in B3)."""
 
     def get_cookie_secure(self, app):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
