@@ -127,7 +127,8 @@ def _expect(message, expected):
     raised here."""
     if isinstance(message, BaseException):
         raise message
-    if message != expected if not isinstance(expected, type) else not isinstance(message, expected):
+    ok = isinstance(message, expected) if isinstance(expected, type) else message == expected
+    if not ok:
         raise RuntimeError(f"unexpected message from the officials' process: {message!r}")
     return message
 
