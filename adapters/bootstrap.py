@@ -47,13 +47,19 @@ def database_url(env=None) -> tuple[str, Path]:
     return url, data_dir
 
 
-def pool_size(env=None) -> int:
-    """ALUR_DB_POOL_SIZE, at least 1; adapters.sql.POOL_SIZE when unset or not a number."""
+def count_setting(name: str, default: int, env=None) -> int:
+    """A setting that counts something (ALUR_DB_POOL_SIZE, ALUR_KEEPALIVE_REQUESTS): at least 1; `default` when
+    unset or not a number."""
     env = os.environ if env is None else env
     try:
-        return max(1, int(env.get("ALUR_DB_POOL_SIZE", POOL_SIZE)))
+        return max(1, int(env.get(name, default)))
     except ValueError:
-        return POOL_SIZE
+        return default
+
+
+def pool_size(env=None) -> int:
+    """ALUR_DB_POOL_SIZE; adapters.sql.POOL_SIZE when unset or not a number."""
+    return count_setting("ALUR_DB_POOL_SIZE", POOL_SIZE, env)
 
 
 def build(env=None) -> Alur:

@@ -9,6 +9,7 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from adapters.bootstrap import count_setting
 from adapters.sql import POOL_SIZE
 
 
@@ -54,10 +55,7 @@ KEEPALIVE_REQUESTS = 100
 
 def _keepalive_requests() -> int:
     """ALUR_KEEPALIVE_REQUESTS, at least 1; KEEPALIVE_REQUESTS when unset or not a number."""
-    try:
-        return max(1, int(os.environ.get("ALUR_KEEPALIVE_REQUESTS", KEEPALIVE_REQUESTS)))
-    except ValueError:
-        return KEEPALIVE_REQUESTS
+    return count_setting("ALUR_KEEPALIVE_REQUESTS", KEEPALIVE_REQUESTS)
 
 
 _KEEPALIVE_LIMIT = _keepalive_requests()  # read once: gunicorn loads this module before it forks the workers
