@@ -3,7 +3,7 @@
 Both cost the same with a thousand open cases or a hundred thousand:
 
   count  stops at query.count_limit + 1 rows (the page then says "500+", as Camunda's Tasklist says "1000+"), read
-         from the index alone (claimed_by and suspended end it; the SOP filter alone looks at each item's case);
+         from the index alone (claimed_by, suspended and the item's SOP end it);
   page   takes, per grant, the first offset + per_page ready items in the order of a partial index on the ready
          items (ix_work_items_ready_due or _waiting: role, office, then the sort columns), and merges them, instead
          of sorting every item the grants allow.
@@ -55,7 +55,7 @@ def _grant(index: int, with_office: bool):
 
 
 def _where(key: bool, overdue: bool, mine: bool, unclaimed: bool) -> list:
-    c, i = t.work_items.c, t.instances.c
+    c = t.work_items.c
     user = bindparam("user")
     # A suspended case's steps wait out of every inbox: the item says so itself (work_items.suspended), so the
     # count reads the index alone, with no look at the case per item.
@@ -65,10 +65,9 @@ def _where(key: bool, overdue: bool, mine: bool, unclaimed: bool) -> list:
     where = [c.state == literal_column("'ready'"), or_(c.claimed_by.is_(None), c.claimed_by == user),
              c.suspended.is_(False)]
     if key:
-        # The item's case is read by its primary key, row by row (a subquery, not a join): with a join, PostgreSQL
-        # may hash every case of the SOP to count a thousand items.
-        case = select(i.id).where(i.id == c.instance_id, i.key == bindparam("key"))
-        where.append(case.scalar_subquery().is_not(None))
+        # The item's own copy of its case's key, in the index: looking up each item's case made the filtered inbox
+        # grow with the open cases (p95 2.4 -> 4.3 ms from 1k to 100k, B4) where the others stay flat.
+        where.append(c.process_key == bindparam("key"))
     if overdue:
         where.append(or_(c.overdue.is_(True), c.due_at <= bindparam("now", type_=c.due_at.type)))
     if mine:

@@ -162,6 +162,9 @@ work_items = Table(
     "work_items", metadata,
     Column("id", String(36), primary_key=True),
     Column("instance_id", Integer, ForeignKey("instances.id"), nullable=False),
+    # The case's SOP, copied from instances.key (a case keeps its key for life, moved between versions or not): the
+    # inbox's SOP filter reads it from the ready-items indexes instead of looking up each item's case (0011).
+    Column("process_key", String(200), nullable=False),
     Column("step_id", String(200), nullable=False),
     Column("step_name", String(500), nullable=False),
     Column("lane", String(200)),
@@ -179,12 +182,13 @@ work_items = Table(
     # look at the case per item (migration 0010).
     Column("suspended", Boolean, nullable=False, default=False, server_default=false()),
     # The inbox: ready items of a role in an office in its two orders (soonest due first, waiting longest first);
-    # partial, so they hold the open work only, not every step ever done (migration 0008). claimed_by and
-    # suspended come last (id is unique: the order stays the same): the capped count reads the index alone.
+    # partial, so they hold the open work only, not every step ever done (migration 0008). claimed_by, suspended
+    # and process_key come last (id is unique: the order stays the same): the capped count reads the index alone,
+    # with or without the SOP filter (0010, 0011).
     Index("ix_work_items_ready_due", "role", "office", "due_at", "ready_at", "id", "claimed_by", "suspended",
-          postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+          "process_key", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_ready_waiting", "role", "office", "ready_at", "id", "claimed_by", "suspended",
-          postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+          "process_key", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_ready_claimed", "claimed_by",  # "Claimed by me"; a deactivated user's claims
           postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_instance", "instance_id", "state"),

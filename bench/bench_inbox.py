@@ -106,7 +106,7 @@ class Loader:
                         cp.write_row(row)
                 with cur.copy("COPY work_items (id, instance_id, step_id, step_name, lane, role, office, state, "
                               "ready_at, due_at, overdue, claimed_by, claimed_at, completed_by, completed_at, "
-                              "suspended) "
+                              "suspended, process_key) "
                               "FROM STDIN") as cp:
                     for row in items:
                         cp.write_row(row)
@@ -150,7 +150,8 @@ class Loader:
         for step in steps[:current]:
             done = min(when + timedelta(hours=rng.uniform(0.2, 5)), ready_at)
             items.append((str(uuid.uuid4()), instance_id, step.id, step.name, step.lane, step.lane, office,
-                          "completed", when, when + DUE_AFTER[1], False, None, None, "pegawai", done, False))
+                          "completed", when, when + DUE_AFTER[1], False, None, None, "pegawai", done, False,
+                          deployment.key))
             when = done
         if finished:
             return
@@ -165,7 +166,8 @@ class Loader:
             claimed_by = USER if mine else colleague
         items.append((str(uuid.uuid4()), instance_id, step.id, step.name, step.lane, step.lane, office, "ready",
                       ready_at, due_at, bool(due_at and due_at < now - timedelta(minutes=1)), claimed_by,
-                      ready_at + timedelta(minutes=5) if claimed_by else None, None, None, status == "suspended"))
+                      ready_at + timedelta(minutes=5) if claimed_by else None, None, None, status == "suspended",
+                      deployment.key))
 
 
 def prepare(url: str, data_dir: Path):

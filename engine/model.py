@@ -135,6 +135,7 @@ class Instance:
 class WorkItem:
     id: str  # SpiffWorkflow task id
     instance_id: int
+    process_key: str  # its case's SOP (instances.key, fixed for the case's life): the inbox filters on it
     step_id: str
     step_name: str
     lane: str | None

@@ -382,7 +382,7 @@ def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem
         step = deployment.step(task.task_spec.bpmn_id)
         lane = getattr(task.task_spec, "lane", None)
         items.append(WorkItem(
-            id=task_id, instance_id=instance.id, step_id=task.task_spec.bpmn_id,
+            id=task_id, instance_id=instance.id, process_key=instance.key, step_id=task.task_spec.bpmn_id,
             step_name=step.name if step else (task.task_spec.bpmn_name or task.task_spec.bpmn_id),
             lane=lane, role=lanes.role_of(mapping, lane), office=instance.office, state="ready", ready_at=now,
             due_at=due_by_item.get(task_id), suspended=instance.status == "suspended",

@@ -63,7 +63,7 @@ def entries():
             (now + timedelta(hours=3), False, None, "Klien"), (now - timedelta(hours=2), False, None, None),
             (None, True, "budi", "Duta"), (now + timedelta(days=2), True, '<i>"x"</i>', "<lane>"),
             (None, False, None, "Kepala")]):
-        item = WorkItem(id=f"item-{index}-{'<&>' if index == 3 else 'x'}", instance_id=index + 7,
+        item = WorkItem(id=f"item-{index}-{'<&>' if index == 3 else 'x'}", instance_id=index + 7, process_key="key",
                         step_id="S", step_name=odd[index % 3], lane=lane, role="Klien", office="B", state="ready",
                         ready_at=now - timedelta(minutes=index * 97), due_at=due, overdue=overdue,
                         claimed_by=claimed)
