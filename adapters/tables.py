@@ -182,13 +182,13 @@ work_items = Table(
     # look at the case per item (migration 0010).
     Column("suspended", Boolean, nullable=False, default=False, server_default=false()),
     # The inbox: ready items of a role in an office in its two orders (soonest due first, waiting longest first);
-    # partial, so they hold the open work only, not every step ever done (migration 0008). claimed_by, suspended
-    # and process_key come last (id is unique: the order stays the same): the capped count reads the index alone,
-    # with or without the SOP filter (0010, 0011).
+    # partial, so they hold the open work only, not every step ever done (migration 0008). claimed_by, suspended,
+    # process_key and overdue come last (id is unique: the order stays the same): the capped count reads the index
+    # alone, with or without the SOP and overdue filters (0010, 0011).
     Index("ix_work_items_ready_due", "role", "office", "due_at", "ready_at", "id", "claimed_by", "suspended",
-          "process_key", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+          "process_key", "overdue", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_ready_waiting", "role", "office", "ready_at", "id", "claimed_by", "suspended",
-          "process_key", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
+          "process_key", "overdue", postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_ready_claimed", "claimed_by",  # "Claimed by me"; a deactivated user's claims
           postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     Index("ix_work_items_instance", "instance_id", "state"),

@@ -132,7 +132,8 @@ def test_migration_0011_gives_every_work_item_its_cases_key_and_keeps_the_inbox_
                                    "ix_work_items_ready_waiting"]
         for name, definition in indexes.items():
             assert "WHERE" in definition and "ready" in definition, definition
-            assert ("process_key" in definition) == (name != "ix_work_items_ready_claimed"), definition
+            inbox = name != "ix_work_items_ready_claimed"
+            assert ("process_key" in definition and "overdue" in definition) == inbox, definition
         with alur.engine.connect() as conn:  # the claimed item stays findable through the claims index
             assert conn.execute(text("SELECT id FROM work_items WHERE claimed_by = 'ana' AND state = 'ready'")) \
                 .scalars().all() == ["2a"]
