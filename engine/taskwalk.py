@@ -51,7 +51,9 @@ def _next(self):
     while stack:
         task, depth = pop()
         children = task._children  # noqa: SLF001 - the ids; the `children` property looks each one up
-        subprocess = task.workflow.top_workflow.subprocesses.get(task.id) if bpmn else None
+        # Most SOPs call no process: an empty map is not searched (hashing a UUID runs Python code).
+        called = task.workflow.top_workflow.subprocesses if bpmn else None
+        subprocess = called.get(task.id) if called else None
         if subprocess is not None:
             _push_called(self, task, depth, subprocess, push)
         elif children and task._state >= min_state and depth < max_depth and task.task_spec.name != end_at:  # noqa: SLF001
