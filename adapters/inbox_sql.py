@@ -3,7 +3,7 @@
 Both cost the same with a thousand open cases or a hundred thousand:
 
   count  stops at query.count_limit + 1 rows (the page then says "500+", as Camunda's Tasklist says "1000+"), read
-         from the index alone (claimed_by, suspended and the item's SOP end it);
+         from the index alone (claimed_by, suspended, the item's SOP and overdue end it);
   page   takes, per grant, the first offset + per_page ready items in the order of a partial index on the ready
          items (ix_work_items_ready_due or _waiting: role, office, then the sort columns), and merges them, instead
          of sorting every item the grants allow.
@@ -66,7 +66,7 @@ def _where(key: bool, overdue: bool, mine: bool, unclaimed: bool) -> list:
              c.suspended.is_(False)]
     if key:
         # The item's own copy of its case's key, in the index: looking up each item's case made the filtered inbox
-        # grow with the open cases (p95 2.4 -> 4.3 ms from 1k to 100k, B4) where the others stay flat.
+        # grow with the open cases (B4's median 2.4 -> 4.3 ms from 1k to 100k) where the others stay flat.
         where.append(c.process_key == bindparam("key"))
     if overdue:
         where.append(or_(c.overdue.is_(True), c.due_at <= bindparam("now", type_=c.due_at.type)))

@@ -96,8 +96,8 @@ def _partial_indexes(conn) -> dict[str, str]:
 def test_migration_0011_gives_every_work_item_its_cases_key_and_keeps_the_inbox_indexes_partial(database_url,
                                                                                               tmp_path):
     """Before 0011 the inbox's SOP filter looked each item's case up; the upgrade copies the case's key into every
-    item, done or ready, and makes the ready-items indexes again with it last and still only over the ready items
-    (SQLite copies the table to make the column NOT NULL); the downgrade gives the old schema back."""
+    item, done or ready, and makes the ready-items indexes again ending with it and the overdue flag, still only over
+    the ready items (SQLite copies the table to make the column NOT NULL); the downgrade gives the old schema back."""
     from alembic import command
     from sqlalchemy import text
 

@@ -5,7 +5,7 @@ Revises: 0010
 Create Date: 2026-11-22
 
 The inbox's SOP filter looked up each ready item's case to read its key, so at 100k open cases the capped count
-(501 items of one SOP) visited a few thousand cases, and the filtered inbox grew with the open work (B4: p95 2.4 ms
+(501 items of one SOP) visited a few thousand cases, and the filtered inbox grew with the open work (B4: median 2.4 ms
 at 1k, 4.3 ms at 100k) where every other view stays flat. A case keeps its key for life (a migration moves it
 between versions of one SOP), so each item carries a copy, set when the item is made, and the two inbox indexes end
 with it and with the overdue flag: the count reads the index alone with either filter too (the overdue view, which
