@@ -37,10 +37,20 @@ from webload import LANES, Official, Server, officials, seed
 
 
 def rss_mb(pid: int) -> float:
+    return rss_parts(pid)["VmRSS"]
+
+
+def rss_parts(pid: int) -> dict[str, float]:
+    """VmRSS and its parts in MB: RssAnon (the heap: what a leak grows), RssFile (mapped files: the interpreter and
+    its libraries, resident or not as the kernel's reclaim leaves them) and RssShmem."""
+    parts = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            parts[name] = int(value.split()[0]) / 1024
+    if "VmRSS" not in parts:
+        raise RuntimeError(f"no VmRSS for {pid}")
+    return parts
 
 
 class Meter:
@@ -146,6 +156,7 @@ def main(argv=None) -> int:
                 [pid] = server.worker_pids()
                 initial = rss_mb(pid)
                 samples, outcomes = run(server.port, pid, total, every)
+                parts = rss_parts(pid)
             finally:
                 server.stop()
     finally:
@@ -154,7 +165,8 @@ def main(argv=None) -> int:
     common.print_table(["requests", "RSS MB", "vs warm-up MB", "seconds"],
                        [[n, rss, rss - result["rss_after_warmup_mb"] if n >= warmup else None, s]
                         for n, rss, s in samples], "Web worker memory")
-    print(f"\nRSS at start {initial:.1f} MB; outcomes {dict(outcomes)}")
+    print(f"\nRSS at start {initial:.1f} MB; at the end " + ", ".join(f"{k} {v:.1f} MB" for k, v in parts.items())
+          + f"; outcomes {dict(outcomes)}")
     print(f"growth after warm-up {result['growth_mb']:+.1f} MB (tolerance {result['tolerance_mb']:.1f} MB), "
           f"slope {result['slope_mb_per_1k']:+.2f} MB per 1,000 requests")
     note = " (--quick: 1,000 requests after the warm-up, indicative only; the full run decides)" if args.quick else ""
@@ -162,7 +174,8 @@ def main(argv=None) -> int:
     common.write_result("B7", {
         "parameters": {"requests": total, "sample_every": every, "warmup": warmup, "cases": cases, "workers": 1,
                        "officials": 16, "mix": "inbox, task page, complete, case page; ~1 start per 16 steps"},
-        "rss_at_start_mb": initial, "samples": [{"requests": n, "rss_mb": r, "seconds": s} for n, r, s in samples],
+        "rss_at_start_mb": initial, "rss_parts_at_end_mb": parts,
+        "samples": [{"requests": n, "rss_mb": r, "seconds": s} for n, r, s in samples],
         "outcomes": dict(outcomes), "result": result, "goal_met": result["met"],
         "machine": common.machine(version)}, args.output)
     return 0
