@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -42,12 +43,9 @@ def test_a_command_line_run_does_not_import_alembic():
     assert out.strip() == "[]"
 
 
-def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_downgrades(database_url, tmp_path):
-    """Before 0010 the inbox looked a suspended case up per item; the upgrade flags the ready items of the cases
-    suspended then, so they stay out of the inbox, and the downgrade gives the old schema back."""
-    from alembic import command
-    from sqlalchemy import text
-
+@pytest.fixture
+def migrations(database_url, tmp_path):
+    """An Alur database without a schema, and migrate(command, revision): one Alembic command run on it."""
     alur = bootstrap.build({"ALUR_DATABASE_URL": database_url, "ALUR_DATA_DIR": str(tmp_path / "data")})
     config = bootstrap._config()
 
@@ -56,28 +54,36 @@ def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_d
             config.attributes["connection"] = conn
             step(config, revision)
 
-    try:
-        migrate(command.upgrade, "0009")
-        services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])  # touches no work item
-        with alur.engine.begin() as conn:
-            deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
-            for case, status in ((1, "running"), (2, "suspended")):
-                conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
-                                  f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, 'k', 1, "
-                                  f"'K-{case}', '{status}', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
-                for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
-                    conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, state, "
-                                      f"ready_at, overdue) VALUES ('{item}', {case}, 's', 'S', '{state}', "
-                                      "'2026-01-01 00:00:00', false)"))
-        migrate(command.upgrade, "0010")
-        with alur.engine.connect() as conn:
-            flagged = dict(conn.execute(text("SELECT id, suspended FROM work_items ORDER BY id")).all())
-        assert flagged == {"1a": False, "1b": False, "2a": True, "2b": False}
-        migrate(command.downgrade, "0009")
-        with alur.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM work_items")).scalar() == 4
-    finally:
-        alur.engine.dispose()
+    yield alur, migrate
+    alur.engine.dispose()
+
+
+def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_downgrades(migrations):
+    """Before 0010 the inbox looked a suspended case up per item; the upgrade flags the ready items of the cases
+    suspended then, so they stay out of the inbox, and the downgrade gives the old schema back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    alur, migrate = migrations
+    migrate(command.upgrade, "0009")
+    services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])  # touches no work item
+    with alur.engine.begin() as conn:
+        deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
+        for case, status in ((1, "running"), (2, "suspended")):
+            conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
+                              f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, 'k', 1, "
+                              f"'K-{case}', '{status}', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
+            for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
+                conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, state, "
+                                  f"ready_at, overdue) VALUES ('{item}', {case}, 's', 'S', '{state}', "
+                                  "'2026-01-01 00:00:00', false)"))
+    migrate(command.upgrade, "0010")
+    with alur.engine.connect() as conn:
+        flagged = dict(conn.execute(text("SELECT id, suspended FROM work_items ORDER BY id")).all())
+    assert flagged == {"1a": False, "1b": False, "2a": True, "2b": False}
+    migrate(command.downgrade, "0009")
+    with alur.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM work_items")).scalar() == 4
 
 
 def _partial_indexes(conn) -> dict[str, str]:
@@ -93,59 +99,48 @@ def _partial_indexes(conn) -> dict[str, str]:
             if name.startswith("ix_work_items_ready")}
 
 
-def test_migration_0011_gives_every_work_item_its_cases_key_and_keeps_the_inbox_indexes_partial(database_url,
-                                                                                              tmp_path):
+def test_migration_0011_gives_every_work_item_its_cases_key_and_keeps_the_inbox_indexes_partial(migrations):
     """Before 0011 the inbox's SOP filter looked each item's case up; the upgrade copies the case's key into every
     item, done or ready, and makes the ready-items indexes again ending with it and the overdue flag, still only over
     the ready items (SQLite copies the table to make the column NOT NULL); the downgrade gives the old schema back."""
     from alembic import command
     from sqlalchemy import text
 
-    alur = bootstrap.build({"ALUR_DATABASE_URL": database_url, "ALUR_DATA_DIR": str(tmp_path / "data")})
-    config = bootstrap._config()
-
-    def migrate(step, revision):
-        with alur.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            step(config, revision)
-
-    try:
-        migrate(command.upgrade, "0010")
-        services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])
-        with alur.engine.begin() as conn:
-            deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
-            for case, key in ((1, "sop_a"), (2, "sop_b")):
-                conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
-                                  f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, "
-                                  f"'{key}', 1, 'K-{case}', 'running', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
-                for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
-                    conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, role, office, "
-                                      f"state, ready_at, overdue, claimed_by) VALUES ('{item}', {case}, 's', 'S', "
-                                      f"'Klien', 'T', '{state}', '2026-01-01 00:00:00', false, "
-                                      f"{'NULL' if case == 1 else repr('ana')})"))
-        migrate(command.upgrade, "0011")
-        with alur.engine.connect() as conn:
-            keys = dict(conn.execute(text("SELECT id, process_key FROM work_items ORDER BY id")).all())
-            indexes = _partial_indexes(conn)
-        assert keys == {"1a": "sop_a", "1b": "sop_a", "2a": "sop_b", "2b": "sop_b"}
-        assert sorted(indexes) == ["ix_work_items_ready_claimed", "ix_work_items_ready_due",
-                                   "ix_work_items_ready_waiting"]
-        for name, definition in indexes.items():
-            assert "WHERE" in definition and "ready" in definition, definition
-            inbox = name != "ix_work_items_ready_claimed"
-            assert ("process_key" in definition and "overdue" in definition) == inbox, definition
-        with alur.engine.connect() as conn:  # the claimed item stays findable through the claims index
-            assert conn.execute(text("SELECT id FROM work_items WHERE claimed_by = 'ana' AND state = 'ready'")) \
-                .scalars().all() == ["2a"]
-        migrate(command.downgrade, "0010")
-        with alur.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM work_items")).scalar() == 4
-            columns = list(conn.execute(text("SELECT * FROM work_items")).keys())
-            indexes = _partial_indexes(conn)
-        assert "process_key" not in columns
-        assert len(indexes) == 3 and all("WHERE" in d and "process_key" not in d for d in indexes.values())
-        migrate(command.upgrade, "head")
-        with alur.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
-    finally:
-        alur.engine.dispose()
+    alur, migrate = migrations
+    migrate(command.upgrade, "0010")
+    services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])
+    with alur.engine.begin() as conn:
+        deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
+        for case, key in ((1, "sop_a"), (2, "sop_b")):
+            conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
+                              f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, "
+                              f"'{key}', 1, 'K-{case}', 'running', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
+            for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
+                conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, role, office, "
+                                  f"state, ready_at, overdue, claimed_by) VALUES ('{item}', {case}, 's', 'S', "
+                                  f"'Klien', 'T', '{state}', '2026-01-01 00:00:00', false, "
+                                  f"{'NULL' if case == 1 else repr('ana')})"))
+    migrate(command.upgrade, "0011")
+    with alur.engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT id, process_key FROM work_items ORDER BY id")).all())
+        indexes = _partial_indexes(conn)
+    assert keys == {"1a": "sop_a", "1b": "sop_a", "2a": "sop_b", "2b": "sop_b"}
+    assert sorted(indexes) == ["ix_work_items_ready_claimed", "ix_work_items_ready_due",
+                               "ix_work_items_ready_waiting"]
+    for name, definition in indexes.items():
+        assert "WHERE" in definition and "ready" in definition, definition
+        inbox = name != "ix_work_items_ready_claimed"
+        assert ("process_key" in definition and "overdue" in definition) == inbox, definition
+    with alur.engine.connect() as conn:  # the claimed item stays findable through the claims index
+        assert conn.execute(text("SELECT id FROM work_items WHERE claimed_by = 'ana' AND state = 'ready'")) \
+            .scalars().all() == ["2a"]
+    migrate(command.downgrade, "0010")
+    with alur.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM work_items")).scalar() == 4
+        columns = list(conn.execute(text("SELECT * FROM work_items")).keys())
+        indexes = _partial_indexes(conn)
+    assert "process_key" not in columns
+    assert len(indexes) == 3 and all("WHERE" in d and "process_key" not in d for d in indexes.values())
+    migrate(command.upgrade, "head")
+    with alur.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
