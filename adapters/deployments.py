@@ -56,6 +56,9 @@ _CURRENT = (select(t.deployments.c.key, t.deployments.c.version, t.deployments.c
 _CURRENT_OF_KEY = (select(t.deployments.c.id)
                    .where(t.deployments.c.key == bindparam("key"), t.deployments.c.retired_at.is_(None))
                    .order_by(t.deployments.c.version.desc()).limit(1))
+# The same, with the directory's version beside it (Directory.version): starting a case reads both in one round trip.
+_CURRENT_OF_KEY_AND_DIRECTORY = _CURRENT_OF_KEY.add_columns(
+    select(t.counters.c.value).where(t.counters.c.name == "directory").scalar_subquery().label("directory_version"))
 _NAMES_KEY = "names"  # in the per-process cache next to the deployments by id (Deployments.of_case)
 
 
@@ -118,10 +121,20 @@ class Deployments:
         """The version new cases start on: the newest one not retired. Which one it is is read each time; its
         content once per process (of_case)."""
         found = reads.first(self.conn, _CURRENT_OF_KEY, {"key": key})
-        deployment = self.of_case(found.id) if found else None
+        return self._current(found.id) if found else None
+
+    def _current(self, deployment_id):
+        deployment = self.of_case(deployment_id)
         # A cached copy may have been read while its version was retired, since restored.
         return deployment if deployment is None or deployment.retired_at is None else \
             replace(deployment, retired_at=None, retired_by=None)
+
+    def current_with_directory_version(self, key):
+        """(current(key), the directory's version now) in one statement; (None, None) when no version is current."""
+        found = reads.first(self.conn, _CURRENT_OF_KEY_AND_DIRECTORY, {"key": key})
+        if found is None:
+            return None, None
+        return self._current(found.id), found.directory_version
 
     def current_all(self) -> list[Deployment]:
         """The version new cases start on (the newest not retired) of every SOP, by key. Which versions are current

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 import psycopg
-from sqlalchemy import any_, bindparam, create_engine, event, func, insert, not_, select, update
+from sqlalchemy import any_, bindparam, create_engine, event, func, insert, not_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -176,6 +176,13 @@ _NEXT_NUMBER = {name: dialect.insert(t.counters).values(name=bindparam("prefix")
                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
+# On PostgreSQL the case and its number's counter in one round trip: both inserts run in the one statement.
+_NEW_CASE = (insert(t.instances).values({c.name: bindparam(c.name) for c in t.instances.c if c.name != "id"})
+             .returning(t.instances.c.id).cte("new_case"))
+_NEW_NUMBER = _NEXT_NUMBER["postgresql"].cte("new_number")
+_ADD_NUMBERED_INSTANCE = select(_NEW_CASE.c.id, _NEW_NUMBER.c.value).join_from(_NEW_CASE, _NEW_NUMBER, true())
+
+
 def _instance(row) -> Instance:
     return Instance(**{f: getattr(row, f) for f in Instance.__dataclass_fields__})
 
@@ -188,6 +195,16 @@ class Instances:
         values = dict(vars(i))  # asdict() deep-copies: slow
         values.pop("id")
         return self.conn.execute(_ADD_INSTANCE, values).scalar_one()
+
+    def add_numbered(self, i: Instance, prefix: str) -> tuple[int, int]:
+        """add(i), then next_number(prefix): (the case's id, its number in the prefix's count). The counter's row
+        stays locked until the transaction ends. On PostgreSQL one statement does both."""
+        if self.dialect != "postgresql":
+            return self.add(i), self.next_number(prefix)
+        values = dict(vars(i))
+        values.pop("id")
+        row = self.conn.execute(_ADD_NUMBERED_INSTANCE, {**values, "prefix": prefix}).one()
+        return row.id, row.value
 
     def get(self, instance_id, *, lock=False):
         query = select(t.instances).where(t.instances.c.id == instance_id)

@@ -118,8 +118,7 @@ def due_time_for(uow, office_code, deployment=None):
 def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow) -> Instance:
     """Start a case of the current (or a named, not retired) version as `actor`."""
     with uow:
-        uow.directory.pin(uow.directory.version())  # grants, office, lanes and holders from the process's cache
-        deployment = versions.for_new_case(uow, key, version)
+        deployment = _deployment_for_new_case(uow, key, version)
         roles = uow.directory.roles_of(actor)
         if office and deployment.office and office != deployment.office:
             raise NotPermitted(f"'{key}' is the SOP of office {deployment.office}; it cannot start in {office}.",
@@ -146,10 +145,11 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
             state=runtime.dump(workflow), serializer_version=runtime.SERIALIZER_VERSION, row_version=1,
             started_by=actor, started_at=now,
         )
-        instance.id = uow.instances.add(instance)
         # The number's counter stays locked until the commit (numbers have no gaps), and every start of the SOP
-        # this year waits for it: taken last, with the rest of the writes sent in one round trip with the COMMIT.
-        instance.number = f"{prefix}-{uow.instances.next_number(prefix):04d}"
+        # this year waits for it: taken last, with the case's row, and the rest of the writes are sent in one round
+        # trip with the COMMIT.
+        instance.id, count = uow.instances.add_numbered(instance, prefix)
+        instance.number = f"{prefix}-{count:04d}"
         with uow.deferring():
             uow.instances.set_number(instance.id, instance.number)
             uow.audit.add(AuditEvent(instance.id, now, actor, "instance_started",
@@ -162,6 +162,20 @@ def start(uow, key, *, actor, version=None, data=None, office=None, clock=utcnow
                 _sync(uow, instance, workflow, snapshot, deployment, now, actor)
         uow.commit()
     return instance
+
+
+def _deployment_for_new_case(uow, key, version):
+    """The version a new case starts on (versions.for_new_case), with the directory pinned as this transaction
+    reads it: grants, offices, lane roles and holders then come from the process's cache. The current version and
+    the directory's version are read in one round trip."""
+    if version is None:
+        deployment, directory_version = uow.deployments.current_with_directory_version(key)
+        if deployment is not None:
+            uow.directory.pin(directory_version)
+            return deployment
+    else:
+        uow.directory.pin(uow.directory.version())
+    return versions.for_new_case(uow, key, version)  # a version named, or why none is current
 
 
 def start_roles(uow, deployment) -> list[str]:

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 import forms
 from engine import casefile, services
-from engine.errors import FormInvalid
+from engine.errors import FormInvalid, NotFound, NotPermitted
 from webui.auth import reading
 
 bp = Blueprint("cases", __name__)
@@ -36,23 +36,35 @@ def _find(key):
 @bp.route("/layanan/<key>", methods=["GET", "POST"])
 @login_required
 def start(key):
-    found = _find(key)
-    spec = forms.form_for_start(list(found.deployment.start_form))
-    values, errors, status = None, None, 200
+    found, values, errors, status = None, None, None, 200
     if request.method == "POST":
-        office = request.form.get("office") or (found.offices[0] if len(found.offices) == 1 else None)
-        if office not in found.offices:
-            errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
-            values, status = forms.shown_values(spec, request.form) if spec else {}, 400
-        else:
+        office = request.form.get("office") or None
+        if office is None or not current_user.roles:
+            # The form names the office (a hidden field where there is one choice); otherwise decide as it would.
+            found = _find(key)  # 404 unless the user may start the SOP somewhere
+            office = office or (found.offices[0] if len(found.offices) == 1 else None)
+        if office is not None:
+            # services.start checks that the user may start the SOP in this office: the list of what the user may
+            # start is read only to show the page again.
             try:
                 instance = services.start(_alur().uow(), key, actor=current_user.username, office=office,
                                           data=request.form)
             except FormInvalid as err:
                 values, errors, status = err.values, err.fields, 400
+            except (NotFound, NotPermitted):
+                found = found or _find(key)
+                if office in found.offices:
+                    raise
+                office = None
             else:
                 flash(gettext("Case %(number)s started.", number=instance.number), "success")
                 return redirect(url_for("cases.show", instance_id=instance.id))
+        if office is None:
+            spec = forms.form_for_start(list(found.deployment.start_form))
+            errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
+            values, status = forms.shown_values(spec, request.form) if spec else {}, 400
+    found = found or _find(key)
+    spec = forms.form_for_start(list(found.deployment.start_form))
     fields = forms.render_fields(spec, values=values, errors=errors) if spec else []
     return render_template("start.html", found=found, fields=fields, errors=errors or {},
                            office=request.form.get("office")), status

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from engine import services
+from tests.conftest import fixture_file
 from tests.web.helpers import SOP000, SOP001, SOP002, SOP003, SOP004, SOP_KEYS, flashes, location, text
 
 SERVICE_LINK = re.compile(r'<h2><a href="/layanan/([a-z0-9_]+)">')
@@ -48,6 +50,7 @@ def test_the_start_page_shows_the_office_the_case_will_belong_to(site):
     page = text(response)
     assert response.status_code == 200
     assert "<strong>MALUT</strong>" in page
+    assert '<input type="hidden" name="office" value="MALUT">' in page  # a browser posts the office it shows
     assert 'name="csrf_token"' in page
 
 
@@ -82,6 +85,8 @@ def test_starting_a_service_the_user_may_not_start_is_404(site, username, key):
     before = len(site.instances())
     assert browser.get(f"/layanan/{key}").status_code == 404
     assert browser.post(f"/layanan/{key}").status_code == 404
+    for office in ("MALUT", "DKI", "NOWHERE"):  # naming an office, as the form does, changes nothing
+        assert browser.post(f"/layanan/{key}", {"office": office}).status_code == 404
     assert len(site.instances()) == before
 
 
@@ -100,6 +105,7 @@ def test_the_template_sop_starts_in_the_one_office_where_the_user_holds_its_star
     assert f"<strong>{office}</strong>" in text(browser.get(f"/layanan/{SOP001}"))
     instance = started_case(site, browser.post(f"/layanan/{SOP001}"))
     assert instance.office == office
+    assert started_case(site, browser.post(f"/layanan/{SOP001}", {"office": office})).office == office
     assert re.fullmatch(rf"SOP001-{datetime.now(UTC).year}-\d{{4}}", instance.number)
     first = site.only_ready(instance.id)
     assert (first.role, first.office) == ("Ka Kanwil", office)
@@ -132,3 +138,17 @@ def test_an_office_sop_cannot_be_started_in_another_office_through_the_form(site
     response = browser.post(f"/layanan/{SOP000}", {"office": "DKI"})
     assert response.status_code == 400
     assert started_case(site, browser.post(f"/layanan/{SOP000}")).office == "MALUT"
+
+
+def test_an_sop_whose_start_event_is_in_no_lane_starts_for_anyone_holding_a_role_but_not_for_a_user_without_one(site):
+    office = site.office()
+    name, xml = fixture_file("two_steps_timer.bpmn")
+    xml = xml.replace(b"<bpmn:flowNodeRef>s</bpmn:flowNodeRef>", b"").replace(b'id="two_steps"', b'id="open_start"')
+    services.deploy(site.alur.uow(), [(name, xml)], office=office)
+    nobody = site.browser(site.user())
+    assert nobody.get("/layanan/open_start").status_code == 404
+    before = len(site.instances())
+    assert nobody.post("/layanan/open_start", {"office": office}).status_code == 404
+    assert len(site.instances()) == before
+    anyone = site.browser(site.user(("Duta", office)))
+    assert started_case(site, anyone.post("/layanan/open_start", {"office": office})).office == office
