@@ -242,6 +242,7 @@ def profile(url: str, tmp: Path, rounds: int) -> dict:
     from pyinstrument import Profiler
     from sqlalchemy import event
 
+    from adapters import gctune
     from webui import create_app
 
     flask = create_app({"SECRET_KEY": "bench", "ENV_OVERRIDE": {"ALUR_DATABASE_URL": url,
@@ -258,6 +259,7 @@ def profile(url: str, tmp: Path, rounds: int) -> dict:
             == 302
         clients.append((client, rank, holders))
     per_kind = defaultdict(lambda: {"n": 0, "sql": 0, "checkout": 0, "seconds": 0.0, "cpu": 0.0})
+    gctune.tune()  # the garbage collector as in a gunicorn worker (adapters/serve.py)
 
     def call(kind, method, path, **kw):
         before, started, cpu = Counter(counts), time.perf_counter(), time.thread_time()
