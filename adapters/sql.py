@@ -203,7 +203,7 @@ class Instances:
             return self.add(i), self.next_number(prefix)
         values = dict(vars(i))
         values.pop("id")
-        row = self.conn.execute(_ADD_NUMBERED_INSTANCE, {**values, "prefix": prefix}).one()
+        row = reads.first(self.conn, _ADD_NUMBERED_INSTANCE, {**values, "prefix": prefix})  # straight to psycopg
         return row.id, row.value
 
     def get(self, instance_id, *, lock=False):
