@@ -183,6 +183,13 @@ _NEW_NUMBER = _NEXT_NUMBER["postgresql"].cte("new_number")
 _ADD_NUMBERED_INSTANCE = select(_NEW_CASE.c.id, _NEW_NUMBER.c.value).join_from(_NEW_CASE, _NEW_NUMBER, true())
 
 
+def _new_row(i: Instance) -> dict:
+    """A new case's column values (its id is the database's to give)."""
+    values = dict(vars(i))  # asdict() deep-copies: slow
+    values.pop("id")
+    return values
+
+
 def _instance(row) -> Instance:
     return Instance(**{f: getattr(row, f) for f in Instance.__dataclass_fields__})
 
@@ -192,18 +199,14 @@ class Instances:
         self.conn, self.dialect, self.defer = conn, dialect, defer
 
     def add(self, i: Instance) -> int:
-        values = dict(vars(i))  # asdict() deep-copies: slow
-        values.pop("id")
-        return self.conn.execute(_ADD_INSTANCE, values).scalar_one()
+        return self.conn.execute(_ADD_INSTANCE, _new_row(i)).scalar_one()
 
     def add_numbered(self, i: Instance, prefix: str) -> tuple[int, int]:
         """add(i), then next_number(prefix): (the case's id, its number in the prefix's count). The counter's row
         stays locked until the transaction ends. On PostgreSQL one statement does both."""
         if self.dialect != "postgresql":
             return self.add(i), self.next_number(prefix)
-        values = dict(vars(i))
-        values.pop("id")
-        row = reads.first(self.conn, _ADD_NUMBERED_INSTANCE, {**values, "prefix": prefix})  # straight to psycopg
+        row = reads.first(self.conn, _ADD_NUMBERED_INSTANCE, {**_new_row(i), "prefix": prefix})  # straight to psycopg
         return row.id, row.value
 
     def get(self, instance_id, *, lock=False):

@@ -36,7 +36,7 @@ def _find(key):
 @bp.route("/layanan/<key>", methods=["GET", "POST"])
 @login_required
 def start(key):
-    found, values, errors, status = None, None, None, 200
+    found, office, values, errors, status = None, None, None, None, 200
     if request.method == "POST":
         office = request.form.get("office") or None
         if office is None or not current_user.roles:
@@ -59,12 +59,11 @@ def start(key):
             else:
                 flash(gettext("Case %(number)s started.", number=instance.number), "success")
                 return redirect(url_for("cases.show", instance_id=instance.id))
-        if office is None:
-            spec = forms.form_for_start(list(found.deployment.start_form))
-            errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
-            values, status = forms.shown_values(spec, request.form) if spec else {}, 400
     found = found or _find(key)
     spec = forms.form_for_start(list(found.deployment.start_form))
+    if request.method == "POST" and office is None:  # none chosen, or one where the user may not start it
+        errors = {"office": forms.Message(forms.N_("Choose the office the case belongs to."), {})}
+        values, status = forms.shown_values(spec, request.form) if spec else {}, 400
     fields = forms.render_fields(spec, values=values, errors=errors) if spec else []
     return render_template("start.html", found=found, fields=fields, errors=errors or {},
                            office=request.form.get("office")), status
