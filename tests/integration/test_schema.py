@@ -58,6 +58,26 @@ def migrations(database_url, tmp_path):
     alur.engine.dispose()
 
 
+def _old_rows(conn, cases: dict[int, tuple[dict, dict]]) -> None:
+    """Cases and their work items as an older revision's schema holds them (written in SQL: the tables module
+    declares the newest schema). `cases` maps a case's id to (its columns, its items' columns) beyond the common
+    ones; each case gets a ready item '<case>a' and a completed one '<case>b'."""
+    from sqlalchemy import text
+
+    def insert(table, values):
+        conn.execute(text(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(':' + c for c in values)})"),
+                     values)
+
+    deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
+    for case, (own, items) in cases.items():
+        insert("instances", {"id": case, "deployment_id": deployment, "key": "k", "version": 1, "number": f"K-{case}",
+                             "status": "running", "state": "{}", "serializer_version": "1", "row_version": 1,
+                             "started_at": "2026-01-01 00:00:00", **own})
+        for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
+            insert("work_items", {"id": item, "instance_id": case, "step_id": "s", "step_name": "S", "state": state,
+                                  "ready_at": "2026-01-01 00:00:00", "overdue": False, **items})
+
+
 def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_downgrades(migrations):
     """Before 0010 the inbox looked a suspended case up per item; the upgrade flags the ready items of the cases
     suspended then, so they stay out of the inbox, and the downgrade gives the old schema back."""
@@ -68,15 +88,7 @@ def test_migration_0010_flags_the_ready_steps_of_cases_suspended_before_it_and_d
     migrate(command.upgrade, "0009")
     services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])  # touches no work item
     with alur.engine.begin() as conn:
-        deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
-        for case, status in ((1, "running"), (2, "suspended")):
-            conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
-                              f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, 'k', 1, "
-                              f"'K-{case}', '{status}', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
-            for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
-                conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, state, "
-                                  f"ready_at, overdue) VALUES ('{item}', {case}, 's', 'S', '{state}', "
-                                  "'2026-01-01 00:00:00', false)"))
+        _old_rows(conn, {1: ({"status": "running"}, {}), 2: ({"status": "suspended"}, {})})
     migrate(command.upgrade, "0010")
     with alur.engine.connect() as conn:
         flagged = dict(conn.execute(text("SELECT id, suspended FROM work_items ORDER BY id")).all())
@@ -110,16 +122,8 @@ def test_migration_0011_gives_every_work_item_its_cases_key_and_keeps_the_inbox_
     migrate(command.upgrade, "0010")
     services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")])
     with alur.engine.begin() as conn:
-        deployment = conn.execute(text("SELECT id FROM deployments")).scalar_one()
-        for case, key in ((1, "sop_a"), (2, "sop_b")):
-            conn.execute(text(f"INSERT INTO instances (id, deployment_id, key, version, number, status, state, "
-                              f"serializer_version, row_version, started_at) VALUES ({case}, {deployment}, "
-                              f"'{key}', 1, 'K-{case}', 'running', '{{}}', '1', 1, '2026-01-01 00:00:00')"))
-            for item, state in ((f"{case}a", "ready"), (f"{case}b", "completed")):
-                conn.execute(text(f"INSERT INTO work_items (id, instance_id, step_id, step_name, role, office, "
-                                  f"state, ready_at, overdue, claimed_by) VALUES ('{item}', {case}, 's', 'S', "
-                                  f"'Klien', 'T', '{state}', '2026-01-01 00:00:00', false, "
-                                  f"{'NULL' if case == 1 else repr('ana')})"))
+        mine = {"role": "Klien", "office": "T"}
+        _old_rows(conn, {1: ({"key": "sop_a"}, mine), 2: ({"key": "sop_b"}, {**mine, "claimed_by": "ana"})})
     migrate(command.upgrade, "0011")
     with alur.engine.connect() as conn:
         keys = dict(conn.execute(text("SELECT id, process_key FROM work_items ORDER BY id")).all())
