@@ -24,6 +24,10 @@ from sqlalchemy.dialects import postgresql
 _PSYCOPG = postgresql.psycopg.dialect()
 _PLANS: dict = {}
 
+# Set in a connection's `info` while its transaction's BEGIN is still to be sent: a writing unit of work on PostgreSQL
+# sends it with the transaction's first statement, in the same round trip (SqlUnitOfWork, adapters/sql.py).
+BEGIN_PENDING = "alur_begin_pending"
+
 
 class _Plan:
     """A statement compiled for psycopg: its SQL, the values of the literals it binds, and how to make a row."""
@@ -62,11 +66,18 @@ def rows(conn, statement, params: dict) -> list:
         return conn.execute(statement, params).all()
     plan = _plan(statement)
     values = {**plan.literals, **{k: bind(v) for k, v in params.items()}}
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    begin = conn.info.pop(BEGIN_PENDING, False)
+    cursor = driver.cursor()
     if conn._has_events or conn.engine._has_events:  # noqa: SLF001 - e.g. a test or a benchmark counting statements
         conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
     try:
-        cursor.execute(plan.sql, values)
+        if begin:
+            with driver.pipeline():  # both sent, then one wait for both answers
+                driver.execute(b"BEGIN")
+                cursor.execute(plan.sql, values)
+        else:
+            cursor.execute(plan.sql, values)
         if plan.row is None:
             plan.name_columns(cursor.description)
         found = cursor.fetchall()

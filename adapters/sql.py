@@ -63,6 +63,13 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW)
     _ping_when_idle(engine)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin(conn, cursor, statement, parameters, context, executemany):
+        # A writing unit of work's first statement through SQLAlchemy: its BEGIN first (SqlUnitOfWork.__enter__).
+        if conn.info.pop(reads.BEGIN_PENDING, False):
+            cursor.execute(b"BEGIN")
+
     return engine
 
 
@@ -195,11 +202,21 @@ def _instance(row) -> Instance:
 
 
 class Instances:
-    def __init__(self, conn, dialect, defer=None):
+    def __init__(self, conn, dialect, defer=None, transaction=True):
         self.conn, self.dialect, self.defer = conn, dialect, defer
+        # Cases this transaction locked or added: no one else can change their rows before it ends, so a save of
+        # one needs no row count checked (on PostgreSQL its COMMIT can then go out with its writes). A reading unit
+        # of work has no transaction to hold a lock in: whatever it saves is checked.
+        self._held, self._transaction = set(), transaction
+
+    def _hold(self, instance_id) -> None:
+        if self._transaction:
+            self._held.add(instance_id)
 
     def add(self, i: Instance) -> int:
-        return self.conn.execute(_ADD_INSTANCE, _new_row(i)).scalar_one()
+        instance_id = self.conn.execute(_ADD_INSTANCE, _new_row(i)).scalar_one()
+        self._hold(instance_id)
+        return instance_id
 
     def add_numbered(self, i: Instance, prefix: str) -> tuple[int, int]:
         """add(i), then next_number(prefix): (the case's id, its number in the prefix's count). The counter's row
@@ -207,6 +224,7 @@ class Instances:
         if self.dialect != "postgresql":
             return self.add(i), self.next_number(prefix)
         row = reads.first(self.conn, _ADD_NUMBERED_INSTANCE, {**_new_row(i), "prefix": prefix})  # straight to psycopg
+        self._hold(row.id)
         return row.id, row.value
 
     def get(self, instance_id, *, lock=False):
@@ -214,6 +232,8 @@ class Instances:
         if lock and self.dialect != "sqlite":  # SQLite writers already hold the database lock (BEGIN IMMEDIATE)
             query = query.with_for_update()
         row = self.conn.execute(query).first()
+        if row is not None and lock:
+            self._hold(row.id)
         return _instance(row) if row else None
 
     # What the pages of a case show of it: every column but the serialized workflow, which can be large.
@@ -245,6 +265,7 @@ class Instances:
         row = reads.first(self.conn, query, {"item": str(work_item_id)})
         if row is None:
             return None
+        self._hold(row.id)
         return _instance(row), _from_row(WorkItem, row, "item_"), row.directory_version
 
     def try_lock(self, instance_id):
@@ -252,11 +273,17 @@ class Instances:
         if self.dialect != "sqlite":
             query = query.with_for_update(skip_locked=True)
         row = self.conn.execute(query).first()
-        return _instance(row) if row else None
+        if row is None:
+            return None
+        self._hold(row.id)
+        return _instance(row)
 
     def save(self, i: Instance) -> None:
         """Write the case's new state (checked against the row_version it was read at). On PostgreSQL the write
-        goes out with the transaction's other deferred writes (SqlUnitOfWork.defer); the check holds at commit."""
+        goes out with the transaction's other deferred writes (SqlUnitOfWork.defer); the check holds at commit.
+
+        A case this transaction locked or added cannot have moved since it was read: its row count is not checked,
+        which lets the COMMIT go out in the same round trip as the writes."""
         params = {  # deployment and version move when a case is migrated
             "the_id": i.id, "seen": i.row_version, "new_state": i.state, "new_status": i.status,
             "new_serializer": i.serializer_version, "new_ended_at": i.ended_at, "new_row_version": i.row_version + 1,
@@ -264,7 +291,7 @@ class Instances:
         stale = StaleInstance(f"Case {i.number} was changed by someone else meanwhile; reload and try again.",
                               instance=i.id)
         if self.defer is not None:
-            self.defer(_SAVE_INSTANCE, params, stale)
+            self.defer(_SAVE_INSTANCE, params, None if i.id in self._held else stale)
         elif self.conn.execute(_SAVE_INSTANCE, params).rowcount != 1:
             raise stale
         i.row_version += 1
@@ -506,21 +533,28 @@ class SqlUnitOfWork:
 
     def __enter__(self):
         conn = self.engine.connect()
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            # Reads need no transaction block: under READ COMMITTED each statement sees its own snapshot either
+            # way, and without one a read-only unit of work saves the BEGIN and ROLLBACK round trips. A writing one
+            # sends its BEGIN itself, with its first statement: psycopg would send it alone and wait for the answer
+            # (a round trip of its own). Every way a statement goes out sends it first: SQLAlchemy's execute (the
+            # engine's before_cursor_execute, make_engine), reads.rows and pipeline(). COMMIT and ROLLBACK are
+            # psycopg's, which sends them whenever the server is in a transaction, autocommit or not.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         if self.write:
             conn = conn.execution_options(alur_write=True)
-        elif self.engine.dialect.name == "postgresql":
-            # Reads need no transaction block: under READ COMMITTED each statement sees its own snapshot either
-            # way, and without one a read-only unit of work saves the BEGIN and ROLLBACK round trips.
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self.conn = conn
         self._tx = conn.begin()
-        dialect = self.engine.dialect.name
+        self._info = conn.info  # kept: a connection lost meanwhile no longer gives it
+        if self.write and dialect == "postgresql":
+            self._info[reads.BEGIN_PENDING] = True
         directory = Directory(conn, self._directory_cache)
         if self._marks:
             directory.pin(self._marks.directory_version)
         repositories = {
             "deployments": Deployments(conn, self._deployment_cache, self._marks and self._marks.deployments),
-            "instances": Instances(conn, dialect, self.defer if dialect == "postgresql" else None),
+            "instances": Instances(conn, dialect, self.defer if dialect == "postgresql" else None, self.write),
             "directory": directory,
             "work_items": WorkItems(conn, self.send),
             "timers": Timers(conn, self.send, directory.pin),
@@ -539,6 +573,7 @@ class SqlUnitOfWork:
         self._deferred.clear()
         if self.conn is None:
             return
+        self._info.pop(reads.BEGIN_PENDING, None)  # nothing was sent: nothing to end either
         try:
             if self._tx.is_active:
                 self._tx.rollback()  # anything not committed explicitly is undone
@@ -615,6 +650,8 @@ class SqlUnitOfWork:
         try:
             driver = self.conn.connection.driver_connection
             with driver.pipeline():
+                if self._info.pop(reads.BEGIN_PENDING, False):
+                    driver.cursor().execute(b"BEGIN")
                 self._flush()
                 yield
                 if commit and not checks:
@@ -631,6 +668,11 @@ class SqlUnitOfWork:
         for cursor, stale in checks:
             if cursor.rowcount != 1:
                 raise stale
+
+    def flush(self) -> None:
+        """Send what waits for the commit now (in one round trip on PostgreSQL), for a read that must see it."""
+        with self.pipeline():
+            pass
 
     @contextmanager
     def deferring(self):

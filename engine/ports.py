@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -114,6 +115,8 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc) -> None: ...
     def commit(self) -> None: ...
+    def deferring(self) -> AbstractContextManager[None]: ...  # writes inside wait for the commit (or flush)
+    def flush(self) -> None: ...  # send the writes waiting, for a read that must see them
 
 
 Clock = Callable[[], datetime]

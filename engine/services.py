@@ -366,14 +366,15 @@ def _sync(uow, instance, workflow, snapshot, deployment, now, actor, completed=f
 def _sync_change(uow, instance, workflow, snapshot, deployment, now, actor, completed):
     """The rows were current before the step (snapshot.before): write only what the step changed, reading none.
 
-    The writes go out together (a pipeline on PostgreSQL): none of them needs the answer of another."""
+    The writes wait for the commit, to go out with it (one round trip on PostgreSQL): none of them needs the answer
+    of another. Only a timer that fired reads (its step's row, to flag it overdue): they go out before that read."""
     ready = {str(t.id): t for t in snapshot.ready}
     before = {str(t.id) for t in snapshot.before.ready}
     gone = before - ready.keys()
     new_items = _new_items(uow, instance, snapshot, deployment, now, [t for i, t in ready.items() if i not in before])
-    if new_items:  # it reads (the holders): a read cannot go inside the pipeline
+    if new_items:  # it reads (the holders), and defers its own writes (the e-mails)
         notify.steps_ready(uow, instance, new_items, now)
-    with uow.pipeline():
+    with uow.deferring():
         if new_items:
             uow.work_items.add_many(new_items)
         if gone & completed:
@@ -381,7 +382,9 @@ def _sync_change(uow, instance, workflow, snapshot, deployment, now, actor, comp
         if gone - completed:
             uow.work_items.close(sorted(gone - completed), "cancelled", now)
         fired = timers.write_change(uow, instance, workflow, snapshot.before.timers, snapshot.timers)
-    timers.record_fired(uow, instance, fired, deployment, now)
+    if fired:
+        uow.flush()
+        timers.record_fired(uow, instance, fired, deployment, now)
 
 
 def _new_items(uow, instance, snapshot, deployment, now, tasks) -> list[WorkItem]:
