@@ -24,6 +24,7 @@ Goal: >= 100 completed steps/s and p95 <= 100 ms for every kind of request.
     .venv/bin/python bench/bench_web.py --quick    # 12 s timed after 3 s warm-up
     .venv/bin/python bench/bench_web.py --threads 2,4,8     # compare gunicorn threads per worker
     .venv/bin/python bench/bench_web.py --profile  # in process: SQL statements and ms per request (starts too)
+    .venv/bin/python bench/bench_web.py --profile --round-trips    # ... and round trips to PostgreSQL per request
     .venv/bin/python bench/bench_web.py --py-spy /path/to/py-spy    # record the gunicorn workers during the run
 """
 
@@ -236,15 +237,26 @@ def report(results: list[dict]) -> dict:
     return verdicts
 
 
-def profile(url: str, tmp: Path, rounds: int) -> dict:
+def profile(url: str, tmp: Path, rounds: int, round_trips: bool = False) -> dict:
     """The same mix in this process through Flask's test client: SQL statements, connection checkouts and
-    milliseconds per kind of request (CPU and database waits, no HTTP), then the same again under pyinstrument."""
+    milliseconds per kind of request (CPU and database waits, no HTTP), then the same again under pyinstrument.
+    `round_trips`: through a proxy that counts how often a request waited for PostgreSQL (its relay threads take
+    CPU and time of their own: the milliseconds are then not comparable)."""
     from pyinstrument import Profiler
     from sqlalchemy import event
 
     from adapters import gctune
     from webui import create_app
 
+    proxy = None
+    if round_trips:
+        from sqlalchemy.engine import make_url
+
+        from tests.roundtrips import RoundTripProxy
+
+        target = make_url(url)
+        proxy = RoundTripProxy(target.host, target.port or 5432)
+        url = proxy.url(url)
     flask = create_app({"SECRET_KEY": "bench", "ENV_OVERRIDE": {"ALUR_DATABASE_URL": url,
                                                                  "ALUR_DATA_DIR": str(tmp / "data")}})
     engine = flask.extensions["alur"].engine
@@ -258,13 +270,15 @@ def profile(url: str, tmp: Path, rounds: int) -> dict:
         assert client.post("/masuk", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code \
             == 302
         clients.append((client, rank, holders))
-    per_kind = defaultdict(lambda: {"n": 0, "sql": 0, "checkout": 0, "seconds": 0.0, "cpu": 0.0})
+    per_kind = defaultdict(lambda: {"n": 0, "sql": 0, "checkout": 0, "turns": 0, "seconds": 0.0, "cpu": 0.0})
     gctune.tune()  # the garbage collector as in a gunicorn worker (adapters/serve.py)
 
     def call(kind, method, path, **kw):
         before, started, cpu = Counter(counts), time.perf_counter(), time.thread_time()
+        turns = proxy.turns if proxy else 0
         response = getattr(client, method)(path, **kw)
         entry = per_kind[kind]
+        entry["turns"] += proxy.turns - turns if proxy else 0
         entry["n"] += 1
         entry["seconds"] += time.perf_counter() - started
         entry["cpu"] += time.thread_time() - cpu
@@ -292,11 +306,16 @@ def profile(url: str, tmp: Path, rounds: int) -> dict:
         if index == rounds - 1:
             measured = {kind: {"n": e["n"], "sql_per_request": e["sql"] / e["n"],
                                "checkouts_per_request": e["checkout"] / e["n"], "ms": e["seconds"] * 1000 / e["n"],
+                               **({"round_trips_per_request": e["turns"] / e["n"]} if proxy else {}),
                                "cpu_ms": e["cpu"] * 1000 / e["n"]}
                         for kind, e in per_kind.items()}
     profiler.stop()
-    common.print_table(["request", "n", "SQL statements", "connection checkouts", "ms in-process", "CPU ms"],
-                       [[k, m["n"], m["sql_per_request"], m["checkouts_per_request"], m["ms"], m["cpu_ms"]]
+    if proxy:
+        proxy.close()
+    common.print_table(["request", "n", "SQL statements", "connection checkouts", "round trips", "ms in-process",
+                        "CPU ms"],
+                       [[k, m["n"], m["sql_per_request"], m["checkouts_per_request"],
+                         m.get("round_trips_per_request", "-"), m["ms"], m["cpu_ms"]]
                         for k, m in measured.items()], "Per request, in-process (no HTTP), unprofiled")
     out = common.RESULTS / "B3-profile.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,6 +336,8 @@ def parse_args(argv):
                                                       "(default: alur serve's own setting)")
     parser.add_argument("--profile", type=int, nargs="?", const=400, metavar="ROUNDS",
                         help="profile ROUNDS rounds in-process with pyinstrument instead of the HTTP run")
+    parser.add_argument("--round-trips", action="store_true",
+                        help="with --profile: count each request's round trips to PostgreSQL through a proxy")
     parser.add_argument("--py-spy", metavar="PATH", help="record the web workers with this py-spy binary during "
                                                           "the run; writes B3-py-spy-<threads>t.txt")
     parser.add_argument("--output")
@@ -340,7 +361,7 @@ def main(argv=None) -> int:
             print(f"B3: seeded {args.cases} open cases of a 16-step SOP, 16 officials, in "
                   f"{time.perf_counter() - began:.1f} s; {args.warmup:.0f} s warm-up + {args.seconds:.0f} s timed")
             if args.profile:
-                measured = profile(url, tmp, args.profile)
+                measured = profile(url, tmp, args.profile, args.round_trips)
                 common.write_result("B3-profile", {"rounds": args.profile, "per_request": measured,
                                                    "machine": common.machine(version)})
                 return 0
