@@ -530,6 +530,7 @@ class SqlUnitOfWork:
         self._piped = None  # inside pipeline() on PostgreSQL: [(cursor, error)] of the row counts to check
         self._deferring = False  # inside deferring(): what is sent waits for the commit
         self._repositories = ()  # the names __enter__ gives them, let go of at __exit__
+        self._info = {}  # the connection's info (SQLAlchemy's Connection.info), from __enter__
 
     def __enter__(self):
         conn = self.engine.connect()
@@ -545,8 +546,8 @@ class SqlUnitOfWork:
         if self.write:
             conn = conn.execution_options(alur_write=True)
         self.conn = conn
-        self._tx = conn.begin()
         self._info = conn.info  # kept: a connection lost meanwhile no longer gives it
+        self._tx = conn.begin()
         if self.write and dialect == "postgresql":
             self._info[reads.BEGIN_PENDING] = True
         directory = Directory(conn, self._directory_cache)
@@ -670,19 +671,25 @@ class SqlUnitOfWork:
                 raise stale
 
     def flush(self) -> None:
-        """Send what waits for the commit now (in one round trip on PostgreSQL), for a read that must see it."""
-        with self.pipeline():
-            pass
+        """Send what waits for the commit now (in one round trip on PostgreSQL), for a read that must see it; inside
+        deferring() too."""
+        was, self._deferring = self._deferring, False
+        try:
+            with self.pipeline():
+                pass
+        finally:
+            self._deferring = was
 
     @contextmanager
     def deferring(self):
         """Inside, every write sent (send, pipeline) is deferred: all go out at commit, in one round trip with the
-        COMMIT on PostgreSQL. For a change that holds a contended lock (a case number) until it commits."""
-        self._deferring = True
+        COMMIT on PostgreSQL. For a change that holds a contended lock (a case number) until it commits, and for the
+        writes of a step. It nests: leaving an inner one still defers."""
+        was, self._deferring = self._deferring, True
         try:
             yield
         finally:
-            self._deferring = False
+            self._deferring = was
 
     def after_commit(self, callback) -> None:
         """Run `callback` once this transaction has committed (never if it rolls back)."""

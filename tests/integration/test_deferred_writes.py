@@ -85,3 +85,25 @@ def test_inside_deferring_what_is_sent_waits_for_the_commit(app):
         uow.commit()
     with app.uow(write=False) as uow:
         assert uow.work_items.open_for_instance(case.id) == []
+
+
+def test_deferring_nests_and_a_flush_inside_it_sends_what_waits(app):
+    """A step's writes wait inside deferring() (services._sync_change), which a start's own deferring() encloses:
+    leaving the inner one must not send the outer one's writes, and flush() sends them for a read that needs them."""
+    add_user(app, "ana", ("Klien", "T"))
+    services.deploy(app.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
+    case = services.start(app.uow(), "two_steps", actor="ana", office="T")
+    ids = [item.id for item in services.work_for(app.uow(write=False), user="ana")]
+    with app.uow() as uow:
+        with uow.deferring():
+            with uow.deferring():
+                pass
+            uow.work_items.close(ids, "cancelled", services.utcnow())
+            assert len(uow.work_items.open_for_instance(case.id)) == 1  # still waiting
+            uow.flush()
+            assert uow.work_items.open_for_instance(case.id) == []  # sent, in this transaction
+            uow.audit.add(AuditEvent(case.id, services.utcnow(), "ana", "after_the_flush"))
+        uow.commit()
+    with app.uow(write=False) as uow:
+        assert uow.work_items.open_for_instance(case.id) == []
+        assert "after_the_flush" in {e.type for e in uow.audit.for_instance(case.id)}
