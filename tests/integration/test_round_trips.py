@@ -8,8 +8,11 @@ with the read of the version, its row and number in one statement, its other wri
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from engine import services
+from engine.model import AuditEvent
 from tests.conftest import POSTGRES_URL, add_office, add_user, fixture_file, make_app
 from tests.roundtrips import RoundTripProxy
 
@@ -30,8 +33,6 @@ def proxied(postgres_schema_factory, tmp_path):
 
 
 def _host_and_port(url):
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     return parsed.host, parsed.port or 5432
 
@@ -62,8 +63,6 @@ def test_a_start_waits_three_times_and_a_completed_step_twice(proxied):
 
 
 def _other_connection_sees(alur, sql, **params):
-    from sqlalchemy import text
-
     with alur.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         return conn.execute(text(sql), params).all()
@@ -73,10 +72,6 @@ def _other_connection_sees(alur, sql, **params):
 def test_a_writing_unit_of_work_is_one_transaction_whichever_way_its_first_statement_goes(proxied, first):
     """Its BEGIN goes with its first statement, not before it: through SQLAlchemy, reads.rows or a pipeline, the
     statements after it are still in its transaction (its locks held, its writes unseen and undone at the end)."""
-    from sqlalchemy import text
-
-    from engine.model import AuditEvent
-
     alur, _ = proxied
     case = services.start(alur.uow(), "two_steps", actor="ana", office="T")
     item = _first_item(alur, case)
@@ -85,7 +80,7 @@ def test_a_writing_unit_of_work_is_one_transaction_whichever_way_its_first_state
             uow.conn.execute(text("UPDATE instances SET status = 'suspended' WHERE id = :id"), {"id": case.id})
         elif first == "reads":
             uow.instances.lock_item(item)
-            locked = ("SELECT id FROM instances WHERE id = :id FOR UPDATE SKIP LOCKED")
+            locked = "SELECT id FROM instances WHERE id = :id FOR UPDATE SKIP LOCKED"
             assert _other_connection_sees(alur, locked, id=case.id) == []  # the lock outlived its statement
         else:
             uow.audit.add(AuditEvent(case.id, services.utcnow(), "ana", "never_committed"))
