@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,14 @@ from engine import state as _state
 from engine.errors import RunawayLoop, TaskNotReady
 
 taskwalk.install()  # SpiffWorkflow's task-tree walks, faster, with the same results (engine/taskwalk.py)
+
+# SpiffWorkflow builds a log record's extras before the level is checked, and while its loggers' own level is unset
+# (NOTSET, as Python leaves a logger nobody configured) a workflow's extras list every task of its tree: a walk of the
+# whole tree at every new case and every case that ends, for records the WARNING level then drops (a case's start
+# spent about 0.1 ms on it). WARNING set on them skips that; set a lower level on them to see SpiffWorkflow's records.
+for _name in ("spiff.workflow", "spiff.task"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
 
 # SpiffWorkflow stalls silently once a task tree is ~1000 deep; each step with a boundary timer adds ~4 levels.
 MAX_TREE_DEPTH = 800

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import SpiffWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -9,6 +11,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
 
 from engine import runtime, state, taskwalk
 from tests.unit.test_state import DIAGRAMS, _walk
@@ -179,3 +182,15 @@ def test_a_walk_for_definite_or_finished_states_does_not_look_under_predicted_ta
         with taskwalk.library_walk():
             assert ours == _ids(workflow, None, {"state": mask})
         assert planted.id not in ours
+
+
+def test_a_new_or_ending_workflow_does_not_walk_its_tree_for_log_records_that_are_dropped(monkeypatch):
+    """SpiffWorkflow's workflow log records list every task while its loggers' level is unset (engine/runtime.py
+    sets WARNING): no walk of the tree for a record WARNING drops, and the records still come at a level asked for."""
+    workflow, _, _ = next(_walk("two_steps_timer.bpmn"))
+    walks = []
+    real = Workflow.get_tasks
+    monkeypatch.setattr(Workflow, "get_tasks", lambda self, *a, **kw: walks.append(1) or real(self, *a, **kw))
+    assert "tasks" not in workflow.collect_log_extras() and walks == []
+    monkeypatch.setattr(logging.getLogger("spiff.workflow"), "level", logging.DEBUG)
+    assert len(workflow.collect_log_extras()["tasks"]) == len(workflow.tasks)  # what a lower level still gets
