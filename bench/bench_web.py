@@ -250,13 +250,10 @@ def profile(url: str, tmp: Path, rounds: int, round_trips: bool = False) -> dict
 
     proxy = None
     if round_trips:
-        from sqlalchemy.engine import make_url
-
         from tests.roundtrips import RoundTripProxy
 
-        target = make_url(url)
-        proxy = RoundTripProxy(target.host, target.port or 5432)
-        url = proxy.url(url)
+        proxy = RoundTripProxy(url)
+        url = proxy.url
     flask = create_app({"SECRET_KEY": "bench", "ENV_OVERRIDE": {"ALUR_DATABASE_URL": url,
                                                                  "ALUR_DATA_DIR": str(tmp / "data")}})
     engine = flask.extensions["alur"].engine

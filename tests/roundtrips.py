@@ -11,28 +11,23 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.engine import make_url
 
 
 class RoundTripProxy:
-    def __init__(self, host: str = "127.0.0.1", port: int = 5432):
-        self.target = (host, port)
+    """A proxy for the PostgreSQL server of `url`; `self.url` is the same URL through the proxy."""
+
+    def __init__(self, url: str):
+        target = make_url(url)
+        self.target = (target.host or "127.0.0.1", target.port or 5432)
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+        self.url = target.set(host="127.0.0.1", port=self._listener.getsockname()[1]).render_as_string(
+            hide_password=False)
         self._lock = threading.Lock()
         self._turns = 0
         self._closing = False
-        self._threads = []
-        accept = threading.Thread(target=self._accept, daemon=True)
-        accept.start()
-        self._threads.append(accept)
-
-    def url(self, url: str) -> str:
-        """`url` (a PostgreSQL URL at the proxied server) through the proxy."""
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)
-        host = f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+        threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def turns(self) -> int:
@@ -52,9 +47,7 @@ class RoundTripProxy:
             server = socket.create_connection(self.target)
             for s in (client, server):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            relay = threading.Thread(target=self._relay, args=(client, server), daemon=True)
-            relay.start()
-            self._threads.append(relay)
+            threading.Thread(target=self._relay, args=(client, server), daemon=True).start()
 
     def _relay(self, client: socket.socket, server: socket.socket) -> None:
         selector = selectors.DefaultSelector()

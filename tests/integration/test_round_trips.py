@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from engine import services
 from engine.model import AuditEvent
-from tests.conftest import POSTGRES_URL, add_office, add_user, fixture_file, make_app
+from tests.conftest import add_office, add_user, fixture_file, make_app
 from tests.roundtrips import RoundTripProxy
 
 WARM_UP = 8  # psycopg prepares a statement at its fifth run, in a round trip of its own: counted after that
@@ -22,19 +21,14 @@ WARM_UP = 8  # psycopg prepares a statement at its fifth run, in a round trip of
 @pytest.fixture
 def proxied(postgres_schema_factory, tmp_path):
     """An Alur on a fresh PostgreSQL schema whose every connection goes through a RoundTripProxy."""
-    proxy = RoundTripProxy(*_host_and_port(POSTGRES_URL))
-    alur = make_app(proxy.url(postgres_schema_factory()), tmp_path)
+    proxy = RoundTripProxy(postgres_schema_factory())
+    alur = make_app(proxy.url, tmp_path)
     add_office(alur, "T", "Kantor Uji")
     add_user(alur, "ana", ("Klien", "T"), ("Duta", "T"))
     services.deploy(alur.uow(), [fixture_file("two_steps_timer.bpmn")], office="T")
     yield alur, proxy
     alur.engine.dispose()
     proxy.close()
-
-
-def _host_and_port(url):
-    parsed = make_url(url)
-    return parsed.host, parsed.port or 5432
 
 
 def _counted(proxy, action):
